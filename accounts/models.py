@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.utils import timezone
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def _create(self, email: str, password: str | None, **fields: Any) -> User:
+        if not email:
+            raise ValueError("A person needs an email address")
+        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user.set_password(password) if password else user.set_unusable_password()
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **fields: Any) -> User:
+        fields.setdefault("is_staff", False)
+        fields.setdefault("is_superuser", False)
+        return self._create(email, password, **fields)
+
+    def create_superuser(self, email: str, password: str | None = None, **fields: Any) -> User:
+        fields.update(is_staff=True, is_superuser=True)
+        return self._create(email, password, **fields)
+
+
+class EmploymentStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    LEFT = "left", "Left"
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person in the organisation. Signs in with their email; never deleted, only offboarded."""
+
+    email = models.EmailField("email address", unique=True)
+    full_name = models.CharField(max_length=200, blank=True)
+    department = models.CharField(max_length=100, blank=True)
+    manager = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reports"
+    )
+    employment_status = models.CharField(
+        max_length=16, choices=EmploymentStatus.choices, default=EmploymentStatus.ACTIVE
+    )
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False)
+    date_joined = models.DateTimeField(default=timezone.now)
+    left_at = models.DateTimeField(null=True, blank=True)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        ordering = ["full_name", "email"]
+        permissions = [
+            ("manage_people", "Can view and edit the people directory and import people"),
+            ("offboard_people", "Can offboard a leaver"),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name or self.email
+
+    def get_full_name(self) -> str:
+        return self.full_name or self.email
+
+    def get_short_name(self) -> str:
+        return (self.full_name.split() or [self.email])[0]

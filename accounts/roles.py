@@ -1,0 +1,81 @@
+"""Roles: Django groups with permissions (made by a data migration), plus "manager", which
+means having reports. Relational rules (manager-of) live in the services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse
+
+EMPLOYEES = "Employees"
+HR = "HR"
+SECURITY_ADMINS = "Security admins"
+AUDITORS = "Auditors"
+
+ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
+    EMPLOYEES: [],
+    HR: [("accounts", "manage_people"), ("accounts", "offboard_people")],
+    SECURITY_ADMINS: [
+        ("provisioning", "manage_catalogue"),
+        ("provisioning", "operate_provisioning"),
+        ("audit", "view_audit"),
+    ],
+    AUDITORS: [("audit", "view_audit")],
+}
+
+MANAGE_PEOPLE = "accounts.manage_people"
+OFFBOARD_PEOPLE = "accounts.offboard_people"
+MANAGE_CATALOGUE = "provisioning.manage_catalogue"
+OPERATE_PROVISIONING = "provisioning.operate_provisioning"
+VIEW_AUDIT = "audit.view_audit"
+
+
+def is_manager(user: Any) -> bool:
+    if not getattr(user, "is_authenticated", False):
+        return False
+    cached = getattr(user, "_portal_is_manager", None)
+    if cached is None:
+        cached = user.reports.filter(is_active=True).exists()
+        user._portal_is_manager = cached
+    return cached
+
+
+def is_hr(user: Any) -> bool:
+    return bool(getattr(user, "is_authenticated", False) and user.has_perm(MANAGE_PEOPLE))
+
+
+def is_security_admin(user: Any) -> bool:
+    return bool(getattr(user, "is_authenticated", False) and user.has_perm(OPERATE_PROVISIONING))
+
+
+def is_auditor(user: Any) -> bool:
+    return bool(getattr(user, "is_authenticated", False) and user.has_perm(VIEW_AUDIT))
+
+
+def is_privileged(user: Any) -> bool:
+    """People whose pages change others' access: they must use MFA where it is required."""
+    return is_manager(user) or is_hr(user) or is_security_admin(user)
+
+
+def navigation_for(user: Any) -> dict[str, bool]:
+    if not getattr(user, "is_authenticated", False):
+        return {}
+    return {
+        "manager": is_manager(user),
+        "hr": is_hr(user),
+        "security": is_security_admin(user),
+        "audit": is_auditor(user),
+    }
+
+
+def home_url_for(user: Any) -> str:
+    """Each role lands on the page where its work is."""
+    if is_hr(user):
+        return reverse("people_directory")
+    if is_security_admin(user):
+        return reverse("operations")
+    if is_manager(user):
+        return reverse("approvals")
+    if is_auditor(user):
+        return reverse("audit_log")
+    return reverse("my_access")

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from django.db import models
+
+
+class AuditEvent(models.Model):
+    """One row of the append-only, hash-chained audit trail.
+
+    The actor is kept by id and email rather than a foreign key: the trail must outlive and
+    never constrain the rows it talks about. In Postgres a trigger refuses UPDATE, DELETE and
+    TRUNCATE (see the migration)."""
+
+    created_at = models.DateTimeField(db_index=True)
+    actor_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    actor_label = models.CharField(max_length=254)
+    action = models.CharField(max_length=64, db_index=True)
+    target = models.CharField(max_length=200, blank=True, db_index=True)
+    data = models.JSONField(default=dict, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    correlation_id = models.CharField(max_length=64, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["-id"]
+        permissions = [("view_audit", "Can view and export the audit trail")]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action} {self.target}"

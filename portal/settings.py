@@ -1,0 +1,346 @@
+"""Settings for the access portal.
+
+Every value comes from the environment. The embedded defaults serve `make run` (SQLite, a
+local moto server, an on-disk outbox); with PORTAL_ENV=production the values that must not
+be guessed are required, and a missing one stops start-up with a message naming it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("PORTAL_VAR_DIR", BASE_DIR / "var"))
+
+PORTAL_ENV = os.environ.get("PORTAL_ENV", "development").strip().lower()
+if PORTAL_ENV not in {"development", "production", "test"}:
+    raise ImproperlyConfigured(
+        f"PORTAL_ENV must be development, production or test, not {PORTAL_ENV!r}"
+    )
+PRODUCTION = PORTAL_ENV == "production"
+
+_UNSET = object()
+
+
+def env_str(name: str, default: object = _UNSET, *, required_in_production: bool = False) -> str:
+    """A string from the environment; required in production when asked, never guessed."""
+    value = os.environ.get(name, "").strip()
+    if value:
+        return value
+    if PRODUCTION and required_in_production:
+        raise ImproperlyConfigured(f"{name} must be set when PORTAL_ENV=production")
+    if default is _UNSET:
+        raise ImproperlyConfigured(f"{name} must be set")
+    return str(default)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false), not {value!r}")
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}") from None
+
+
+def env_list(name: str, default: str = "", **kwargs: bool) -> list[str]:
+    return [item.strip() for item in env_str(name, default, **kwargs).split(",") if item.strip()]
+
+
+# --- Core -----------------------------------------------------------------------------------
+
+DEBUG = env_bool("DJANGO_DEBUG", default=PORTAL_ENV == "development")
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("DJANGO_DEBUG must be off when PORTAL_ENV=production")
+
+# The development default is public on purpose: it only ever signs demo sessions.
+SECRET_KEY = env_str(
+    "DJANGO_SECRET_KEY",
+    "insecure-development-key-only-for-make-run-0123456789abcdefghij",
+    required_in_production=True,
+)
+ALLOWED_HOSTS = env_list(
+    "DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver", required_in_production=True
+)
+PORTAL_BASE_URL = env_str(
+    "PORTAL_BASE_URL", "http://127.0.0.1:8000", required_in_production=True
+).rstrip("/")
+CSRF_TRUSTED_ORIGINS = [PORTAL_BASE_URL]
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_htmx",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "audit",
+    "accounts",
+    "provisioning",
+    "portal",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "accounts.middleware.PrivilegedMFAMiddleware",
+    "portal.middleware.ContentSecurityPolicyMiddleware",
+]
+
+ROOT_URLCONF = "portal.urls"
+WSGI_APPLICATION = "portal.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "portal.context_processors.portal",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+
+DATABASE_URL = env_str(
+    "DATABASE_URL", f"sqlite:///{VAR_DIR / 'portal.sqlite3'}", required_in_production=True
+)
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The demo's web server and worker share the file: wait for the other's lock, don't fail.
+    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- People and sign-in ---------------------------------------------------------------------
+
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "account_login"
+
+ACCOUNT_ADAPTER = "accounts.adapters.PortalAccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_SESSION_REMEMBER = False
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
+ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = False
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": "5/5m/ip,5/5m/key",
+    "login": "30/m/ip",
+    "reset_password": "5/m/ip,3/m/key",
+}
+# People come from HR. Self sign-up only for an allowed company email domain, when one is set.
+PORTAL_SIGNUP_EMAIL_DOMAIN = env_str("PORTAL_SIGNUP_EMAIL_DOMAIN", "").lower()
+
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = env_str("MFA_TOTP_ISSUER", "IAM Access Portal")
+REQUIRE_MFA_FOR_PRIVILEGED = env_bool("REQUIRE_MFA_FOR_PRIVILEGED", default=PRODUCTION)
+
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+
+# --- Caches (allauth's rate limits live here) ----------------------------------------------
+
+REDIS_URL = env_str("REDIS_URL", "", required_in_production=True)
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "portal",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Celery ---------------------------------------------------------------------------------
+
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _queue_dir = VAR_DIR / "broker"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_queue_dir / "out"),
+        "data_folder_out": str(_queue_dir / "out"),
+        "processed_folder": str(_queue_dir / "processed"),
+        "store_processed": False,
+    }
+else:
+    # Fail fast when the broker is down, so a request thread never hangs on enqueue; the
+    # sweeper picks up whatever could not be sent.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 120)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 180)
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+
+# --- AWS ------------------------------------------------------------------------------------
+
+AWS_REGION = env_str("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+AWS_ENDPOINT_URL = env_str("AWS_ENDPOINT_URL", "")
+AWS_MAX_ATTEMPTS = env_int("AWS_MAX_ATTEMPTS", 5)
+AWS_CONNECT_TIMEOUT = env_int("AWS_CONNECT_TIMEOUT", 5)
+AWS_READ_TIMEOUT = env_int("AWS_READ_TIMEOUT", 20)
+# The demo banner shows while the portal talks to a fake AWS on this machine.
+AWS_IS_LOCAL_FAKE = urlparse(AWS_ENDPOINT_URL).hostname in {"127.0.0.1", "localhost", "::1"}
+# Seam for tests only: see provisioning/aws.py. Never set outside the test suite.
+AWS_FAULT_INJECTION = env_str("AWS_FAULT_INJECTION", "") if not PRODUCTION else ""
+
+CREDENTIAL_ENCRYPTION_KEYS = env_list(
+    "CREDENTIAL_ENCRYPTION_KEYS",
+    # Development-only key: "demo" version, 32 bytes, urlsafe base64. Production must set its own.
+    "demo:ZGV2ZWxvcG1lbnQtb25seS1rZXktMzItYnl0ZXMhISE=",
+    required_in_production=True,
+)
+CREDENTIAL_LINK_TTL_HOURS = env_int("CREDENTIAL_LINK_TTL_HOURS", 24)
+APPROVAL_REMINDER_HOURS = env_int("APPROVAL_REMINDER_HOURS", 24)
+
+# --- Email ----------------------------------------------------------------------------------
+
+EMAIL_URL = env_str("EMAIL_URL", f"outbox://{VAR_DIR / 'outbox'}", required_in_production=True)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "IAM Access Portal <access-portal@example.com>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+EMAIL_OUTBOX_DIR: Path | None = None
+_email = urlparse(EMAIL_URL)
+if _email.scheme == "outbox":
+    if PRODUCTION:
+        raise ImproperlyConfigured("EMAIL_URL=outbox:// is for the demo only; use smtp://")
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_OUTBOX_DIR = Path(_email.netloc + _email.path)
+    EMAIL_FILE_PATH = str(EMAIL_OUTBOX_DIR)
+elif _email.scheme in {"smtp", "smtps", "smtp+tls"}:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = _email.hostname or "localhost"
+    EMAIL_PORT = _email.port or 25
+    EMAIL_HOST_USER = _email.username or ""
+    EMAIL_HOST_PASSWORD = _email.password or ""
+    EMAIL_USE_SSL = _email.scheme == "smtps"
+    EMAIL_USE_TLS = _email.scheme == "smtp+tls" or "tls" in parse_qs(_email.query)
+elif _email.scheme == "console":
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+elif _email.scheme == "locmem":
+    EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+else:
+    raise ImproperlyConfigured(
+        f"EMAIL_URL must be smtp://, smtps://, smtp+tls://, console:// or outbox://, "
+        f"not {_email.scheme!r}"
+    )
+
+# --- Static, i18n ---------------------------------------------------------------------------
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if PRODUCTION
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+# --- Security headers -----------------------------------------------------------------------
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+if PRODUCTION:
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+# --- Logging --------------------------------------------------------------------------------
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {
+        "botocore": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,44 @@
+"""Test overrides. The database is DATABASE_URL if set, else Postgres on 127.0.0.1:5432 when
+reachable, else SQLite; tests/conftest.py says which and enforces REQUIRE_SERVICES."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+os.environ.setdefault("PORTAL_ENV", "test")
+if not os.environ.get("DATABASE_URL"):
+    if _reachable("127.0.0.1", 5432):
+        os.environ["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/portal"
+        DATABASE_CHOICE = "Postgres on 127.0.0.1:5432 (reachable)"
+    else:
+        os.environ["DATABASE_URL"] = "sqlite:///:memory:"
+        DATABASE_CHOICE = "SQLite in memory (no Postgres on 127.0.0.1:5432)"
+else:
+    DATABASE_CHOICE = "DATABASE_URL"
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+os.environ.setdefault("EMAIL_URL", "locmem://")
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("AWS_SESSION_TOKEN", "testing")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+from portal.settings import *  # noqa: E402, F403
+from portal.settings import DATABASES, REDIS_URL  # noqa: E402
+
+DATABASE_CHOICE = f"{DATABASE_CHOICE}: {DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}"
+# Rate limits and cached state must not leak between tests: a local cache per process.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CELERY_BROKER_URL = REDIS_URL
+CELERY_TASK_ALWAYS_EAGER = True
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+DEBUG = False

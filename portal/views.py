@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import email
+import email.policy
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from accounts import roles
+from portal.health import health
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    return redirect(roles.home_url_for(request.user))
+
+
+@require_GET
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    ok, report = health()
+    return JsonResponse(
+        {"status": "ok" if ok else "unhealthy", **report}, status=200 if ok else 503
+    )
+
+
+def _outbox_files() -> list[Path]:
+    folder = settings.EMAIL_OUTBOX_DIR
+    if folder is None or not folder.is_dir():
+        return []
+    return sorted(folder.glob("*.log"), key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def _parse(path: Path) -> list[email.message.EmailMessage]:
+    # Django's file backend writes each message followed by a line of 79 dashes.
+    chunks = path.read_text(errors="replace").split("-" * 79)
+    return [
+        email.message_from_string(chunk.strip() + "\n", policy=email.policy.default)
+        for chunk in chunks
+        if chunk.strip()
+    ]
+
+
+@require_GET
+def outbox(request: HttpRequest) -> HttpResponse:
+    """The demo's emails, newest first. Only routed in DEBUG with the outbox backend."""
+    messages = []
+    for path in _outbox_files()[:200]:
+        for index, message in enumerate(_parse(path)):
+            messages.append({"id": f"{path.stem}.{index}", "message": message})
+    return render(request, "portal/outbox.html", {"messages_list": messages})
+
+
+@require_GET
+def outbox_message(request: HttpRequest, name: str) -> HttpResponse:
+    stem, _, index = name.rpartition(".")
+    path = next((p for p in _outbox_files() if p.stem == stem), None)
+    if path is None or not index.isdigit():
+        raise Http404("No such message")
+    found = _parse(path)
+    if int(index) >= len(found):
+        raise Http404("No such message")
+    message = found[int(index)]
+    body = message.get_body(preferencelist=("plain",))
+    text = body.get_content() if body is not None else ""
+    return render(request, "portal/outbox_message.html", {"message": message, "body": text})

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class ProvisioningConfig(AppConfig):
+    name = "provisioning"
+    verbose_name = "Access provisioning"
+
+    def ready(self) -> None:
+        from provisioning import checks  # noqa: F401  (registers the AWS system checks)

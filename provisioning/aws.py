@@ -1,0 +1,384 @@
+"""The AWS boundary: the only module that imports boto3/botocore.
+
+Small, intent-level, idempotent functions. `EntityAlreadyExists` on create and `NoSuchEntity`
+on delete count as "already done". Errors leave this module as `AwsError` with a `transient`
+flag, so callers decide between retry and failure without knowing botocore.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import botocore.config
+import botocore.exceptions
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+# AWS's documented "BlockMostAccessUnlessSignedInWithMFA": a person may manage their own MFA
+# device and password, and nothing else, until they sign in with MFA.
+MFA_POLICY_NAME = "PortalRequireMFA"
+MFA_POLICY_DOCUMENT: dict[str, Any] = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "AllowViewAccountInfo",
+            "Effect": "Allow",
+            "Action": ["iam:GetAccountPasswordPolicy", "iam:ListVirtualMFADevices"],
+            "Resource": "*",
+        },
+        {
+            "Sid": "AllowManageOwnPasswords",
+            "Effect": "Allow",
+            "Action": ["iam:ChangePassword", "iam:GetUser"],
+            "Resource": "arn:aws:iam::*:user/${aws:username}",
+        },
+        {
+            "Sid": "AllowManageOwnVirtualMFADevice",
+            "Effect": "Allow",
+            "Action": ["iam:CreateVirtualMFADevice"],
+            "Resource": "arn:aws:iam::*:mfa/*",
+        },
+        {
+            "Sid": "AllowManageOwnUserMFA",
+            "Effect": "Allow",
+            "Action": [
+                "iam:DeactivateMFADevice",
+                "iam:EnableMFADevice",
+                "iam:ListMFADevices",
+                "iam:ResyncMFADevice",
+            ],
+            "Resource": "arn:aws:iam::*:user/${aws:username}",
+        },
+        {
+            "Sid": "DenyAllExceptListedIfNoMFA",
+            "Effect": "Deny",
+            "NotAction": [
+                "iam:CreateVirtualMFADevice",
+                "iam:EnableMFADevice",
+                "iam:GetUser",
+                "iam:ListMFADevices",
+                "iam:ListVirtualMFADevices",
+                "iam:ResyncMFADevice",
+                "sts:GetSessionToken",
+                "iam:ChangePassword",
+                "iam:GetAccountPasswordPolicy",
+            ],
+            "Resource": "*",
+            "Condition": {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}},
+        },
+    ],
+}
+
+_TRANSIENT_CODES = {
+    "Throttling",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "ServiceUnavailable",
+    "ServiceFailure",
+    "InternalFailure",
+    "RequestTimeout",
+    "ConcurrentModification",
+}
+
+
+@dataclass
+class AwsError(Exception):
+    """An AWS call failed. `transient` errors are worth retrying; the rest need a person."""
+
+    code: str
+    message: str
+    operation: str = ""
+    transient: bool = False
+    request_id: str = ""
+
+    def __str__(self) -> str:
+        where = f" during {self.operation}" if self.operation else ""
+        return f"AWS refused{where}: {self.code}: {self.message}"
+
+
+@dataclass
+class CallerIdentity:
+    account: str
+    arn: str
+    user_id: str
+
+    @property
+    def is_root(self) -> bool:
+        return self.arn.endswith(":root")
+
+
+@dataclass
+class CallLog:
+    """The AWS request ids of the calls a step made, for its audit row."""
+
+    request_ids: list[str] = field(default_factory=list)
+
+
+_local = threading.local()
+_clients: dict[tuple[str, str, str], Any] = {}
+_clients_lock = threading.Lock()
+
+
+def _config() -> botocore.config.Config:
+    return botocore.config.Config(
+        region_name=settings.AWS_REGION,
+        retries={"mode": "standard", "max_attempts": settings.AWS_MAX_ATTEMPTS},
+        connect_timeout=settings.AWS_CONNECT_TIMEOUT,
+        read_timeout=settings.AWS_READ_TIMEOUT,
+    )
+
+
+def client(service: str = "iam") -> Any:
+    """A cached boto3 client built from settings (region, optional endpoint, retries)."""
+    key = (service, settings.AWS_REGION, settings.AWS_ENDPOINT_URL)
+    with _clients_lock:
+        if key not in _clients:
+            session = boto3.session.Session()
+            made = session.client(
+                service, endpoint_url=settings.AWS_ENDPOINT_URL or None, config=_config()
+            )
+            made.meta.events.register("after-call", _remember_request_id)
+            made.meta.events.register("before-call", _inject_fault)
+            _clients[key] = made
+        return _clients[key]
+
+
+def reset_clients() -> None:
+    """Forget cached clients (tests change the endpoint between runs)."""
+    with _clients_lock:
+        _clients.clear()
+
+
+def _remember_request_id(http_response: Any = None, parsed: Any = None, **_: Any) -> None:
+    log = getattr(_local, "call_log", None)
+    if log is not None and isinstance(parsed, dict):
+        request_id = parsed.get("ResponseMetadata", {}).get("RequestId")
+        if request_id:
+            log.request_ids.append(request_id)
+
+
+class recording:
+    """`with aws.recording() as calls:` collects the AWS request ids of the calls inside."""
+
+    def __enter__(self) -> CallLog:
+        self.previous = getattr(_local, "call_log", None)
+        _local.call_log = CallLog()
+        return _local.call_log
+
+    def __exit__(self, *exc: object) -> None:
+        _local.call_log = self.previous
+
+
+# --- Fault injection (tests only) ----------------------------------------------------------
+#
+# AWS_FAULT_INJECTION is a ";"-separated list of rules, read from settings on every call:
+#   "after:CreateUser:sleep=30"   sleep after that operation succeeds (so a test can SIGKILL)
+#   "before:CreateUser:throttle=2" raise Throttling the first 2 times that operation is called
+#   "before:CreateUser:error=LimitExceeded"  always fail that operation with that code
+# Settings never set it in production (portal/settings.py).
+
+_fault_counts: dict[str, int] = {}
+
+
+def _rules(when: str, operation: str) -> Iterator[tuple[str, str]]:
+    spec = getattr(settings, "AWS_FAULT_INJECTION", "")
+    for rule in filter(None, (part.strip() for part in spec.split(";"))):
+        rule_when, rule_op, action = rule.split(":", 2)
+        if rule_when == when and rule_op == operation:
+            name, _, value = action.partition("=")
+            yield name, value
+
+
+def _inject_fault(model: Any = None, **_: Any) -> dict[str, Any] | None:
+    operation = model.name if model is not None else ""
+    for name, value in _rules("before", operation):
+        if name == "throttle":
+            seen = _fault_counts.get(operation, 0)
+            if seen < int(value):
+                _fault_counts[operation] = seen + 1
+                return _fake_error("Throttling", "Rate exceeded (injected)", 400)
+        elif name == "error":
+            return _fake_error(value, f"{value} (injected)", 409)
+    return None
+
+
+def _fake_error(code: str, message: str, status: int) -> tuple[Any, dict[str, Any]]:
+    # A before-call handler that returns (http_response, parsed) short-circuits the request;
+    # botocore then raises ClientError (and its retry handler sees "Throttling" as it would).
+    import botocore.awsrequest
+
+    response = botocore.awsrequest.AWSResponse(None, status, {}, None)
+    parsed = {
+        "Error": {"Code": code, "Message": message},
+        "ResponseMetadata": {"HTTPStatusCode": status, "RequestId": "injected"},
+    }
+    return response, parsed
+
+
+def _after(operation: str) -> None:
+    for name, value in _rules("after", operation):
+        if name == "sleep":
+            logger.warning("fault injection: sleeping %ss after %s", value, operation)
+            time.sleep(float(value))
+
+
+def reset_faults() -> None:
+    _fault_counts.clear()
+
+
+# --- Calling -------------------------------------------------------------------------------
+
+
+def call(operation: str, service: str = "iam", **params: Any) -> dict[str, Any]:
+    """Call one AWS operation, translating botocore's errors into AwsError."""
+    method = getattr(client(service), _snake(operation))
+    try:
+        result = method(**params)
+    except botocore.exceptions.ClientError as error:
+        raise _translate(error, operation) from None
+    except (
+        botocore.exceptions.EndpointConnectionError,
+        botocore.exceptions.ConnectionClosedError,
+        botocore.exceptions.ReadTimeoutError,
+        botocore.exceptions.ConnectTimeoutError,
+    ) as error:
+        raise AwsError("ConnectionError", str(error), operation, transient=True) from None
+    except botocore.exceptions.NoCredentialsError:
+        raise AwsError(
+            "NoCredentials", "no AWS credentials are configured", operation, transient=False
+        ) from None
+    _after(operation)
+    return result
+
+
+def _snake(operation: str) -> str:
+    return botocore.xform_name(operation)
+
+
+def _translate(error: botocore.exceptions.ClientError, operation: str) -> AwsError:
+    info = error.response.get("Error", {})
+    meta = error.response.get("ResponseMetadata", {})
+    code = info.get("Code", "Unknown")
+    status = meta.get("HTTPStatusCode", 0)
+    return AwsError(
+        code=code,
+        message=info.get("Message", ""),
+        operation=operation,
+        transient=code in _TRANSIENT_CODES or status >= 500,
+        request_id=meta.get("RequestId", ""),
+    )
+
+
+def pages(operation: str, key: str, service: str = "iam", **params: Any) -> list[Any]:
+    """Every item of a paginated list operation."""
+    items: list[Any] = []
+    marker: str | None = None
+    while True:
+        page = call(operation, service, **params, **({"Marker": marker} if marker else {}))
+        items.extend(page.get(key, []))
+        if not page.get("IsTruncated"):
+            return items
+        marker = page["Marker"]
+
+
+# --- Identity ------------------------------------------------------------------------------
+
+
+def whoami(*, quick: bool = False) -> CallerIdentity:
+    """Who the portal's credentials are. `quick` makes one short attempt (health, checks)."""
+    if quick:
+        config = botocore.config.Config(
+            region_name=settings.AWS_REGION,
+            retries={"mode": "standard", "max_attempts": 1},
+            connect_timeout=2,
+            read_timeout=3,
+        )
+        sts = boto3.session.Session().client(
+            "sts", endpoint_url=settings.AWS_ENDPOINT_URL or None, config=config
+        )
+        try:
+            identity = sts.get_caller_identity()
+        except botocore.exceptions.ClientError as error:
+            raise _translate(error, "GetCallerIdentity") from None
+        except (botocore.exceptions.BotoCoreError, OSError) as error:
+            raise AwsError("ConnectionError", str(error), "GetCallerIdentity", True) from None
+    else:
+        identity = call("GetCallerIdentity", service="sts")
+    return CallerIdentity(
+        account=identity["Account"], arn=identity["Arn"], user_id=identity["UserId"]
+    )
+
+
+def console_signin_url(account_id: str) -> str:
+    return f"https://{account_id}.signin.aws.amazon.com/console"
+
+
+# --- Catalogue: groups and policies ---------------------------------------------------------
+
+
+def ensure_mfa_policy(account_id: str) -> tuple[str, bool]:
+    """The customer-managed MFA policy exists with our document. Returns (arn, changed)."""
+    arn = f"arn:aws:iam::{account_id}:policy/{MFA_POLICY_NAME}"
+    try:
+        call(
+            "CreatePolicy",
+            PolicyName=MFA_POLICY_NAME,
+            PolicyDocument=json.dumps(MFA_POLICY_DOCUMENT),
+            Description="Deny all but MFA self-service until signed in with MFA (portal)",
+        )
+        return arn, True
+    except AwsError as error:
+        if error.code != "EntityAlreadyExists":
+            raise
+    version = call("GetPolicy", PolicyArn=arn)["Policy"]["DefaultVersionId"]
+    document = call("GetPolicyVersion", PolicyArn=arn, VersionId=version)["PolicyVersion"][
+        "Document"
+    ]
+    if isinstance(document, str):
+        from urllib.parse import unquote
+
+        document = json.loads(unquote(document))
+    if document == MFA_POLICY_DOCUMENT:
+        return arn, False
+    versions = call("ListPolicyVersions", PolicyArn=arn)["Versions"]
+    old = [v for v in versions if not v["IsDefaultVersion"]]
+    if len(versions) >= 5 and old:
+        oldest = min(old, key=lambda v: v["CreateDate"])
+        call("DeletePolicyVersion", PolicyArn=arn, VersionId=oldest["VersionId"])
+    call(
+        "CreatePolicyVersion",
+        PolicyArn=arn,
+        PolicyDocument=json.dumps(MFA_POLICY_DOCUMENT),
+        SetAsDefault=True,
+    )
+    return arn, True
+
+
+def ensure_group(group_name: str, policy_arns: list[str]) -> list[str]:
+    """The IAM group exists with exactly these managed policies. Returns what changed."""
+    changes: list[str] = []
+    try:
+        call("CreateGroup", GroupName=group_name)
+        changes.append(f"created group {group_name}")
+    except AwsError as error:
+        if error.code != "EntityAlreadyExists":
+            raise
+    attached = {
+        p["PolicyArn"]
+        for p in pages("ListAttachedGroupPolicies", "AttachedPolicies", GroupName=group_name)
+    }
+    for arn in sorted(set(policy_arns) - attached):
+        call("AttachGroupPolicy", GroupName=group_name, PolicyArn=arn)
+        changes.append(f"attached {arn} to {group_name}")
+    for arn in sorted(attached - set(policy_arns)):
+        call("DetachGroupPolicy", GroupName=group_name, PolicyArn=arn)
+        changes.append(f"detached {arn} from {group_name}")
+    return changes

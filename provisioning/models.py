@@ -1,0 +1,269 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class RoleGroup(models.Model):
+    """A role in the catalogue, backed by one IAM group and its managed policies."""
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    iam_group_name = models.CharField(max_length=128, unique=True)
+    managed_policy_arns = models.JSONField(default=list, blank=True)
+    sensitive = models.BooleanField(
+        default=False, help_text="Needs a second approval by a security admin."
+    )
+    max_duration_days = models.PositiveIntegerField(null=True, blank=True)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        permissions = [
+            ("manage_catalogue", "Can edit the role-group catalogue"),
+            ("operate_provisioning", "Can see and retry failed provisioning and re-issue links"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class IamAccount(models.Model):
+    """An IAM user the portal created for a person."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        DISABLED = "disabled", "Disabled (offboarded, kept)"
+        DELETED = "deleted", "Deleted"
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="iam_accounts"
+    )
+    user_name = models.CharField(max_length=64, unique=True)
+    arn = models.CharField(max_length=2048, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["user_name"]
+
+    def __str__(self) -> str:
+        return self.user_name
+
+
+class AccessRequest(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending manager approval"
+        AWAITING_SECOND_APPROVAL = "awaiting_second_approval", "Awaiting second approval"
+        APPROVED = "approved", "Approved"
+        PROVISIONING = "provisioning", "Provisioning"
+        ACTIVE = "active", "Active"
+        REJECTED = "rejected", "Rejected"
+        CANCELLED = "cancelled", "Cancelled"
+        FAILED = "failed", "Failed"
+
+    class AccessType(models.TextChoices):
+        CONSOLE = "console", "Console"
+        PROGRAMMATIC = "programmatic", "Programmatic (access key)"
+        BOTH = "both", "Console and programmatic"
+
+    OPEN_STATUSES = (
+        Status.PENDING,
+        Status.AWAITING_SECOND_APPROVAL,
+        Status.APPROVED,
+        Status.PROVISIONING,
+    )
+    UNDECIDED_STATUSES = (Status.PENDING, Status.AWAITING_SECOND_APPROVAL)
+
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="access_requests"
+    )
+    role_group = models.ForeignKey(
+        RoleGroup, null=True, blank=True, on_delete=models.PROTECT, related_name="requests"
+    )
+    access_type = models.CharField(max_length=16, choices=AccessType.choices)
+    justification = models.TextField()
+    end_date = models.DateField(null=True, blank=True)
+    copied_from = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    status = models.CharField(
+        max_length=32, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    iam_account = models.ForeignKey(
+        IamAccount, null=True, blank=True, on_delete=models.PROTECT, related_name="requests"
+    )
+    # The IAM user name decided at submission, so a re-run never derives a different one.
+    iam_user_name = models.CharField(max_length=64, blank=True)
+    steps_done = models.JSONField(default=list, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    failure_reason = models.TextField(blank=True)
+    submitted_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    provisioned_at = models.DateTimeField(null=True, blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-submitted_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["requester", "role_group"],
+                condition=Q(
+                    status__in=["pending", "awaiting_second_approval", "approved", "provisioning"]
+                ),
+                name="one_open_request_per_person_and_role_group",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Request #{self.pk} by {self.requester_id} for {self.role_group_id}"
+
+
+class Approval(models.Model):
+    class Stage(models.TextChoices):
+        MANAGER = "manager", "Manager"
+        SECURITY = "security", "Security admin (second approval)"
+
+    class Decision(models.TextChoices):
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    request = models.ForeignKey(AccessRequest, on_delete=models.CASCADE, related_name="approvals")
+    approver = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="decisions"
+    )
+    stage = models.CharField(max_length=16, choices=Stage.choices)
+    decision = models.CharField(max_length=16, choices=Decision.choices)
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "stage"], name="one_decision_per_stage")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_stage_display()} {self.decision} on request #{self.request_id}"
+
+
+class Grant(models.Model):
+    """A role-group held by an IAM account (its IAM group membership)."""
+
+    iam_account = models.ForeignKey(IamAccount, on_delete=models.CASCADE, related_name="grants")
+    role_group = models.ForeignKey(RoleGroup, on_delete=models.PROTECT, related_name="grants")
+    request = models.ForeignKey(
+        AccessRequest, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    granted_at = models.DateTimeField(auto_now_add=True)
+    ends_on = models.DateField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["iam_account", "role_group"],
+                condition=Q(revoked_at__isnull=True),
+                name="one_live_grant_per_account_and_role_group",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role_group_id} for {self.iam_account_id}"
+
+
+class AccessKeyRecord(models.Model):
+    """An access key the portal created. Keys of ours not recorded here are deleted on retry."""
+
+    iam_account = models.ForeignKey(
+        IamAccount, on_delete=models.CASCADE, related_name="access_keys"
+    )
+    access_key_id = models.CharField(max_length=128, unique=True)
+    request = models.ForeignKey(
+        AccessRequest, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.access_key_id
+
+
+class CredentialLink(models.Model):
+    """A one-time, expiring link to a person's new credentials.
+
+    Only the SHA-256 of the token is kept. The password and secret key are sealed with
+    AES-256-GCM (provisioning/crypto.py) and wiped when revealed."""
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="credential_links"
+    )
+    iam_account = models.ForeignKey(
+        IamAccount, on_delete=models.CASCADE, related_name="credential_links"
+    )
+    request = models.ForeignKey(
+        AccessRequest,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="credential_links",
+    )
+    token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    sealed_password = models.BinaryField(null=True, blank=True)
+    access_key_id = models.CharField(max_length=128, blank=True)
+    sealed_secret_key = models.BinaryField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    issued_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revealed_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"Credential link #{self.pk} for {self.recipient_id}"
+
+
+class Offboarding(models.Model):
+    class Mode(models.TextChoices):
+        DELETE = "delete", "Delete the IAM users"
+        DISABLE = "disable", "Disable and keep the IAM users (retention)"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending teardown"
+        IN_PROGRESS = "in_progress", "Tearing down"
+        COMPLETED = "completed", "Completed"
+        INCOMPLETE = "incomplete", "Incomplete"
+
+    person = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="offboardings"
+    )
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.DELETE)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    steps_done = models.JSONField(default=list, blank=True)
+    report = models.JSONField(default=dict, blank=True)
+    failure_reason = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(auto_now_add=True)
+    access_cut_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"Offboarding #{self.pk} of {self.person_id}"
