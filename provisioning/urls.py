@@ -1,11 +1,11 @@
 from django.urls import path
 
-from provisioning import views
+from provisioning.views import catalogue, requests
 
 urlpatterns = [
-    path("", views.my_access, name="my_access"),
-    path("request/", views.request_access, name="request_access"),
-    path("approvals/", views.approvals, name="approvals"),
-    path("operations/", views.operations, name="operations"),
-    path("catalogue/", views.catalogue, name="catalogue"),
+    path("", requests.my_access, name="my_access"),
+    path("request/", requests.request_access, name="request_access"),
+    path("approvals/", requests.approvals, name="approvals"),
+    path("operations/", requests.operations, name="operations"),
+    path("catalogue/", catalogue.catalogue, name="catalogue"),
 ]

@@ -29,9 +29,3 @@ def approvals(request: HttpRequest) -> HttpResponse:
 @permission_required(roles.OPERATE_PROVISIONING, raise_exception=True)
 def operations(request: HttpRequest) -> HttpResponse:
     return render(request, "provisioning/operations.html", {})
-
-
-@login_required
-@permission_required(roles.MANAGE_CATALOGUE, raise_exception=True)
-def catalogue(request: HttpRequest) -> HttpResponse:
-    return render(request, "provisioning/catalogue.html", {})
