@@ -39,6 +39,7 @@ DATABASE_CHOICE = f"{DATABASE_CHOICE}: {DATABASES['default']['ENGINE'].rsplit('.
 # Rate limits and cached state must not leak between tests: a local cache per process.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 CELERY_BROKER_URL = REDIS_URL
-CELERY_TASK_ALWAYS_EAGER = True
+# Eager in the test process; a real worker subprocess (tests/worker.py) sets PORTAL_TEST_WORKER.
+CELERY_TASK_ALWAYS_EAGER = os.environ.get("PORTAL_TEST_WORKER") != "1"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DEBUG = False
