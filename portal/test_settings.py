@@ -43,3 +43,5 @@ CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_ALWAYS_EAGER = os.environ.get("PORTAL_TEST_WORKER") != "1"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DEBUG = False
+# WhiteNoise warns on every request when STATIC_ROOT is missing; tests never collect static.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405
