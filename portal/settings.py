@@ -7,6 +7,8 @@ be guessed are required, and a missing one stops start-up with a message naming 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -82,6 +84,8 @@ ALLOWED_HOSTS = env_list(
 PORTAL_BASE_URL = env_str(
     "PORTAL_BASE_URL", "http://127.0.0.1:8000", required_in_production=True
 ).rstrip("/")
+if PRODUCTION and not PORTAL_BASE_URL.startswith("https://"):
+    raise ImproperlyConfigured("PORTAL_BASE_URL must be an https:// URL when PORTAL_ENV=production")
 CSRF_TRUSTED_ORIGINS = [PORTAL_BASE_URL]
 
 INSTALLED_APPS = [
@@ -253,7 +257,10 @@ AWS_MAX_ATTEMPTS = env_int("AWS_MAX_ATTEMPTS", 5)
 AWS_CONNECT_TIMEOUT = env_int("AWS_CONNECT_TIMEOUT", 5)
 AWS_READ_TIMEOUT = env_int("AWS_READ_TIMEOUT", 20)
 # The demo banner shows while the portal talks to a fake AWS on this machine.
-AWS_IS_LOCAL_FAKE = urlparse(AWS_ENDPOINT_URL).hostname in {"127.0.0.1", "localhost", "::1"}
+# docker-compose's demo AWS is a moto container, not on this host: it says so with AWS_IS_FAKE.
+AWS_IS_LOCAL_FAKE = env_bool(
+    "AWS_IS_FAKE", urlparse(AWS_ENDPOINT_URL).hostname in {"127.0.0.1", "localhost", "::1"}
+)
 # Seam for tests only: see provisioning/aws.py. Never set outside the test suite.
 AWS_FAULT_INJECTION = env_str("AWS_FAULT_INJECTION", "") if not PRODUCTION else ""
 
@@ -263,6 +270,36 @@ CREDENTIAL_ENCRYPTION_KEYS = env_list(
     "demo:ZGV2ZWxvcG1lbnQtb25seS1rZXktMzItYnl0ZXMhISE=",
     required_in_production=True,
 )
+
+
+def _check_encryption_keys(keys: list[str]) -> None:
+    """Each key is `version:base64-of-32-bytes` (AES-256), versions unique, newest first."""
+    seen: set[str] = set()
+    for position, key in enumerate(keys, start=1):
+        version, _, encoded = key.partition(":")
+        problem = ""
+        if not version or not encoded:
+            problem = "is not in the form version:base64-key"
+        elif version in seen:
+            problem = f"repeats the version {version!r}"
+        else:
+            try:
+                raw = base64.b64decode(encoded, altchars=b"-_", validate=True)
+            except binascii.Error:
+                problem = "is not valid base64"
+            else:
+                if len(raw) != 32:
+                    problem = f"decodes to {len(raw)} bytes, not 32"
+        if problem:
+            # Never echo the key itself: it is a secret.
+            raise ImproperlyConfigured(
+                f"CREDENTIAL_ENCRYPTION_KEYS: key {position} {problem} (expected "
+                "version:base64-of-32-random-bytes, comma-separated, newest first)"
+            )
+        seen.add(version)
+
+
+_check_encryption_keys(CREDENTIAL_ENCRYPTION_KEYS)
 CREDENTIAL_LINK_TTL_HOURS = env_int("CREDENTIAL_LINK_TTL_HOURS", 24)
 APPROVAL_REMINDER_HOURS = env_int("APPROVAL_REMINDER_HOURS", 24)
 
