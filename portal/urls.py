@@ -8,6 +8,8 @@ from portal import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    # Before allauth's own: people do not manage their email addresses (see the view).
+    path("accounts/email/", views.email_managed_by_hr, name="account_email"),
     path("accounts/", include("allauth.urls")),
     path("people/", include("accounts.urls")),
     path("access/", include("provisioning.urls")),

@@ -69,3 +69,12 @@ def outbox_message(request: HttpRequest, name: str) -> HttpResponse:
     body = message.get_body(preferencelist=("plain",))
     text = body.get_content() if body is not None else ""
     return render(request, "portal/outbox_message.html", {"message": message, "body": text})
+
+
+@login_required
+def email_managed_by_hr(request: HttpRequest) -> HttpResponse:
+    """allauth's email management is off: a person's email is their identity, set by HR."""
+    from django.contrib import messages
+
+    messages.info(request, "Your email address is managed by HR. Ask them to change it.")
+    return redirect("home")
