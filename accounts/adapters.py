@@ -1,12 +1,25 @@
-"""allauth changed only here: no open sign-up, and an optional allowed company domain."""
+"""allauth changed only here: no open sign-up, an optional allowed company domain, and email
+addresses that only HR changes."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.core import context
+from django import forms
 from django.conf import settings
 from django.http import HttpRequest
 
 from accounts import roles
+from accounts.services import person_signed_up
+from accounts.signals import client_ip
+
+
+def _current_url_name() -> str:
+    request = context.request
+    match = getattr(request, "resolver_match", None)
+    return (match.url_name or "") if match else ""
 
 
 class PortalAccountAdapter(DefaultAccountAdapter):
@@ -15,13 +28,25 @@ class PortalAccountAdapter(DefaultAccountAdapter):
         return bool(settings.PORTAL_SIGNUP_EMAIL_DOMAIN)
 
     def clean_email(self, email: str) -> str:
+        # allauth calls this for sign-up, password reset and adding an address alike, so tell
+        # them apart: the domain rule is for sign-up only (HR may import anyone, and they must
+        # still be able to reset their password), and a person's address is HR's to change.
         email = super().clean_email(email).lower()
+        page = _current_url_name()
+        if page == "account_email":
+            raise forms.ValidationError(
+                "Your email address is kept in HR's directory; ask HR to change it."
+            )
         domain = settings.PORTAL_SIGNUP_EMAIL_DOMAIN
-        if domain and not email.endswith("@" + domain):
-            from django import forms
-
+        if page == "account_signup" and domain and not email.endswith("@" + domain):
             raise forms.ValidationError(f"Only @{domain} addresses can sign up.")
         return email
+
+    def save_user(self, request: HttpRequest, user: Any, form: Any, commit: bool = True) -> Any:
+        user = super().save_user(request, user, form, commit=commit)
+        if commit:
+            person_signed_up(person=user, ip=client_ip(request))
+        return user
 
     def get_login_redirect_url(self, request: HttpRequest) -> str:
         return roles.home_url_for(request.user)

@@ -1,13 +1,120 @@
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
 
-from accounts import roles
+from accounts import roles, selectors, services
+from accounts.errors import ImportRejected, PeopleError
+from accounts.forms import PeopleImportForm, PersonEditForm
+from accounts.signals import client_ip
+from provisioning.selectors_people import access_for_person
+
+STATUS_CHOICES = [("", "Everyone"), ("active", "Active"), ("left", "Left")]
 
 
+@require_GET
 @login_required
 @permission_required(roles.MANAGE_PEOPLE, raise_exception=True)
 def people_directory(request: HttpRequest) -> HttpResponse:
-    return render(request, "accounts/people_directory.html", {})
+    query = request.GET.get("q", "").strip()[:200]
+    status = request.GET.get("status", "")
+    if status not in selectors.STATUS_FILTERS:
+        status = ""
+    people = selectors.people_search(query=query, status=status)
+    page = Paginator(people, selectors.PEOPLE_PER_PAGE).get_page(request.GET.get("page"))
+    kept = {key: value for key, value in (("q", query), ("status", status)) if value}
+    return render(
+        request,
+        "accounts/people_directory.html",
+        {
+            "page_obj": page,
+            "query": query,
+            "status": status,
+            "status_choices": STATUS_CHOICES,
+            "querystring_prefix": urlencode(kept) + "&" if kept else "",
+        },
+    )
+
+
+@require_GET
+@login_required
+@permission_required(roles.MANAGE_PEOPLE, raise_exception=True)
+def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    person = selectors.person_for_page(pk)
+    return render(
+        request,
+        "accounts/person_detail.html",
+        {
+            "person": person,
+            "reports": list(person.reports.all()),
+            "iam_accounts": access_for_person(person),
+            "is_current": selectors.is_current(person),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@permission_required(roles.MANAGE_PEOPLE, raise_exception=True)
+def person_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    person = selectors.person_for_page(pk)
+    form = PersonEditForm(request.POST if request.method == "POST" else None, person=person)
+    if request.method == "POST" and form.is_valid():
+        try:
+            changed = services.person_update(
+                actor=request.user,  # type: ignore[arg-type]
+                person=person,
+                department=form.cleaned_data["department"],
+                manager=form.cleaned_data["manager"],
+                ip=client_ip(request),
+            )
+        except PeopleError as error:
+            form.add_error(None, str(error))
+        else:
+            if changed:
+                messages.success(request, f"Saved {person}'s department and manager.")
+            else:
+                messages.info(request, "Nothing changed.")
+            return redirect("person_detail", pk=person.pk)
+    return render(
+        request,
+        "accounts/person_edit.html",
+        {"person": person, "form": form, "departments": selectors.departments()},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@permission_required(roles.MANAGE_PEOPLE, raise_exception=True)
+def people_import(request: HttpRequest) -> HttpResponse:
+    bound = request.method == "POST"
+    form = PeopleImportForm(request.POST if bound else None, request.FILES if bound else None)
+    problems = []
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = services.people_import(
+                actor=request.user,  # type: ignore[arg-type]
+                content=form.cleaned_data["file"],
+                source=form.files["file"].name,
+                ip=client_ip(request),
+            )
+        except ImportRejected as rejected:
+            problems = rejected.problems
+            messages.error(request, str(rejected))
+        except PeopleError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, f"Import done: {result.summary()}")
+            return redirect("people_directory")
+    return render(
+        request,
+        "accounts/people_import.html",
+        {"form": form, "problems": problems},
+        status=400 if problems else 200,
+    )

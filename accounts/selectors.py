@@ -1,0 +1,82 @@
+"""Reads the people pages need, each with its joins, so a page costs the same number of
+queries whether the organisation has one person or thousands."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.shortcuts import get_object_or_404
+
+from accounts.models import EmploymentStatus, User
+
+PEOPLE_PER_PAGE = 50
+
+STATUS_FILTERS = {
+    "active": Q(is_active=True, employment_status=EmploymentStatus.ACTIVE),
+    "left": Q(is_active=False) | Q(employment_status=EmploymentStatus.LEFT),
+}
+
+
+def people_search(*, query: str = "", status: str = "") -> QuerySet[User]:
+    """People whose name, email or department contain every word of `query`."""
+    people = User.objects.select_related("manager").annotate(
+        report_count=Count("reports", filter=Q(reports__is_active=True))
+    )
+    for word in query.split():
+        people = people.filter(
+            Q(full_name__icontains=word) | Q(email__icontains=word) | Q(department__icontains=word)
+        )
+    if status in STATUS_FILTERS:
+        people = people.filter(STATUS_FILTERS[status])
+    return people.order_by("full_name", "email", "pk")
+
+
+def person_for_page(pk: int) -> User:
+    """One person with their manager, direct reports and role groups, or 404."""
+    people = User.objects.select_related("manager").prefetch_related(
+        Prefetch("reports", queryset=User.objects.order_by("full_name", "email", "pk")),
+        "groups",
+    )
+    return get_object_or_404(people, pk=pk)
+
+
+def person_by_email(email: str) -> User | None:
+    return User.objects.filter(email__iexact=email.strip()).first()
+
+
+def departments() -> list[str]:
+    """The departments in use, to suggest while typing one."""
+    names = (
+        User.objects.exclude(department="")
+        .order_by("department")
+        .values_list("department", flat=True)
+        .distinct()
+    )
+    return list(names)
+
+
+def is_current(person: User) -> bool:
+    return person.is_active and person.employment_status == EmploymentStatus.ACTIVE
+
+
+def manager_problem(*, person: User, manager: User | None) -> str | None:
+    """Why `manager` cannot be `person`'s manager, or None when they can.
+
+    A loop in the management chain would make "manager of" approvals undecidable, so the
+    chain above the proposed manager must not reach the person."""
+    if manager is None:
+        return None
+    if manager.pk == person.pk:
+        return "A person cannot be their own manager."
+    if not is_current(manager):
+        return f"{manager.email} has left the organisation and cannot be a manager."
+    seen = {manager.pk}
+    above = manager.manager_id
+    while above is not None and above not in seen:
+        if above == person.pk:
+            return (
+                f"{manager.email} already reports to {person.email} (directly or through "
+                "others); this would make a loop in the management chain."
+            )
+        seen.add(above)
+        above = User.objects.filter(pk=above).values_list("manager_id", flat=True).first()
+    return None
