@@ -4,8 +4,20 @@ from provisioning.views import catalogue, requests
 
 urlpatterns = [
     path("", requests.my_access, name="my_access"),
+    path("requests/", requests.my_access_requests, name="my_access_requests"),
+    path(
+        "requests/<int:pk>/cancel/",
+        requests.access_request_cancel_view,
+        name="access_request_cancel",
+    ),
     path("request/", requests.request_access, name="request_access"),
     path("approvals/", requests.approvals, name="approvals"),
+    path("approvals/decide/", requests.approvals_decide, name="approvals_decide"),
+    path("approvals/<int:pk>/reject/", requests.approvals_reject, name="approvals_reject"),
+    path("approvals/history/", requests.approvals_history, name="approvals_history"),
     path("operations/", requests.operations, name="operations"),
     path("catalogue/", catalogue.catalogue, name="catalogue"),
+    path("catalogue/new/", catalogue.catalogue_create, name="catalogue_create"),
+    path("catalogue/<int:pk>/edit/", catalogue.catalogue_edit, name="catalogue_edit"),
+    path("catalogue/sync/", catalogue.catalogue_sync_to_aws, name="catalogue_sync"),
 ]

@@ -1,0 +1,169 @@
+"""`manage.py sync_catalogue` and the "Sync to AWS" button, against moto."""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+from urllib.parse import unquote
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+
+from audit.models import AuditEvent
+from provisioning import aws
+from provisioning.models import RoleGroup
+
+ACCOUNT = "123456789012"
+MFA_POLICY_ARN = f"arn:aws:iam::{ACCOUNT}:policy/{aws.MFA_POLICY_NAME}"
+SEEDED = {
+    "portal-developers": {
+        "arn:aws:iam::aws:policy/AmazonEC2FullAccess",
+        "arn:aws:iam::aws:policy/AmazonS3FullAccess",
+        MFA_POLICY_ARN,
+    },
+    "portal-analysts": {"arn:aws:iam::aws:policy/ReadOnlyAccess", MFA_POLICY_ARN},
+    "portal-administrators": {"arn:aws:iam::aws:policy/AdministratorAccess", MFA_POLICY_ARN},
+}
+
+
+@pytest.fixture
+def iam(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    # Like a real account, moto then knows AWS's managed policies (ReadOnlyAccess...), so
+    # attaching an ARN that does not exist fails as it would in AWS.
+    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+    request.getfixturevalue("aws")
+
+
+def _sync() -> str:
+    out = StringIO()
+    call_command("sync_catalogue", stdout=out)
+    return out.getvalue()
+
+
+def _attached(group: str) -> set[str]:
+    return {
+        p["PolicyArn"]
+        for p in aws.call("ListAttachedGroupPolicies", GroupName=group)["AttachedPolicies"]
+    }
+
+
+def _groups() -> set[str]:
+    return {g["GroupName"] for g in aws.call("ListGroups")["Groups"]}
+
+
+@pytest.mark.django_db
+def test_sync_creates_every_group_with_its_policies_and_the_mfa_policy(iam):
+    output = _sync()
+
+    assert _groups() == set(SEEDED)
+    for group, policies in SEEDED.items():
+        assert _attached(group) == policies
+        assert f"created group {group}" in output
+    assert f"created or updated policy {aws.MFA_POLICY_NAME}" in output
+
+
+@pytest.mark.django_db
+def test_a_second_sync_changes_nothing_and_says_so(iam):
+    _sync()
+    assert _sync().strip() == "Nothing changed: AWS already matches the catalogue."
+    assert AuditEvent.objects.filter(action="catalogue.synced").count() == 2
+    assert AuditEvent.objects.filter(action="catalogue.synced").first().data["changes"] == []
+
+
+@pytest.mark.django_db
+def test_the_mfa_policy_denies_everything_but_mfa_self_service_without_mfa(iam):
+    _sync()
+    version = aws.call("GetPolicy", PolicyArn=MFA_POLICY_ARN)["Policy"]["DefaultVersionId"]
+    document = aws.call("GetPolicyVersion", PolicyArn=MFA_POLICY_ARN, VersionId=version)[
+        "PolicyVersion"
+    ]["Document"]
+    if isinstance(document, str):
+        document = json.loads(unquote(document))
+
+    denials = [s for s in document["Statement"] if s["Effect"] == "Deny"]
+    assert len(denials) == 1
+    deny = denials[0]
+    assert deny["Resource"] == "*"
+    assert "Action" not in deny  # NotAction: everything except the listed self-service calls
+    assert deny["Condition"] == {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}}
+    exempt = set(deny["NotAction"])
+    assert {"iam:CreateVirtualMFADevice", "iam:EnableMFADevice", "sts:GetSessionToken"} <= exempt
+    assert not any(action.endswith("*") for action in exempt)
+    assert not exempt & {"iam:CreateAccessKey", "iam:AttachUserPolicy", "s3:GetObject"}
+
+
+@pytest.mark.django_db
+def test_a_catalogue_edit_is_applied_at_the_next_sync(iam):
+    _sync()
+    RoleGroup.objects.filter(iam_group_name="portal-developers").update(
+        managed_policy_arns=["arn:aws:iam::aws:policy/AmazonEC2FullAccess"]
+    )
+
+    output = _sync()
+
+    assert _attached("portal-developers") == {
+        "arn:aws:iam::aws:policy/AmazonEC2FullAccess",
+        MFA_POLICY_ARN,
+    }
+    assert "detached arn:aws:iam::aws:policy/AmazonS3FullAccess from portal-developers" in output
+
+
+@pytest.mark.django_db
+def test_inactive_role_groups_are_left_alone(iam):
+    RoleGroup.objects.filter(iam_group_name="portal-administrators").update(active=False)
+    _sync()
+    assert "portal-administrators" not in _groups()
+
+
+@pytest.mark.django_db
+def test_a_policy_that_does_not_exist_stops_the_sync_with_a_clear_error(iam):
+    RoleGroup.objects.filter(iam_group_name="portal-analysts").update(
+        managed_policy_arns=["arn:aws:iam::aws:policy/NoSuchPolicyAnywhere"]
+    )
+    with pytest.raises(CommandError, match="NoSuchEntity"):
+        _sync()
+    event = AuditEvent.objects.get(action="catalogue.synced")
+    assert "NoSuchEntity" in event.data["error"]
+    # What came before the refusal stays done, and the trail says what it was.
+    assert "created group portal-administrators" in event.data["changes"]
+
+
+@pytest.mark.django_db
+def test_unreachable_aws_stops_the_command_without_a_traceback(settings):
+    settings.AWS_ENDPOINT_URL = "http://127.0.0.1:9"
+    settings.AWS_MAX_ATTEMPTS = 1
+    settings.AWS_CONNECT_TIMEOUT = 1
+    aws.reset_clients()
+    try:
+        with pytest.raises(CommandError, match="ConnectionError"):
+            _sync()
+    finally:
+        aws.reset_clients()
+
+
+@pytest.mark.django_db
+def test_the_sync_button_shows_what_changed(iam, client, security_admin):
+    client.force_login(security_admin)
+
+    response = client.post(reverse("catalogue_sync"), follow=True)
+
+    page = response.content.decode()
+    assert "Synced to AWS: 11 change(s)" in page
+    assert "created group portal-analysts" in page
+    assert f"by {security_admin.email}" in page
+    assert _groups() == set(SEEDED)
+
+    again = client.post(reverse("catalogue_sync"), follow=True).content.decode()
+    assert "nothing changed, AWS already matched" in again
+
+
+@pytest.mark.django_db
+def test_the_sync_button_reports_an_aws_refusal_as_a_message(iam, client, security_admin):
+    RoleGroup.objects.filter(iam_group_name="portal-analysts").update(
+        managed_policy_arns=["arn:aws:iam::aws:policy/NoSuchPolicyAnywhere"]
+    )
+    client.force_login(security_admin)
+    page = client.post(reverse("catalogue_sync"), follow=True).content.decode()
+    assert "Sync stopped" in page
+    assert "NoSuchEntity" in page
