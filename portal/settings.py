@@ -248,6 +248,10 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 180)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE["send-approval-reminders"] = {
+    "task": "provisioning.tasks.send_approval_reminders",
+    "schedule": 3600.0,
+}
 
 # --- AWS ------------------------------------------------------------------------------------
 
