@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -382,3 +383,164 @@ def ensure_group(group_name: str, policy_arns: list[str]) -> list[str]:
         call("DetachGroupPolicy", GroupName=group_name, PolicyArn=arn)
         changes.append(f"detached {arn} from {group_name}")
     return changes
+
+
+# --- Onboarding: the IAM user, its group, console password and access key --------------------
+#
+# The IAM user carries tags naming the portal, the owner and the request that created it: a
+# re-run after a crash recognises "EntityAlreadyExists" as its own user, and anyone looking at
+# the account in AWS can tell who the user belongs to.
+
+OWNER_TAG = "portal:owner"
+REQUEST_TAG = "portal:request-id"
+MANAGED_BY_TAG = "portal:managed-by"
+MANAGED_BY_VALUE = "iam-access-portal"
+_TAG_VALUE_CHARACTERS = re.compile(r"[^\w\s.:/=+\-@]")
+
+
+def tag_value(text: str) -> str:
+    """`text` as an IAM tag value may hold it (a limited alphabet, at most 256 characters)."""
+    return _TAG_VALUE_CHARACTERS.sub("_", text)[:256]
+
+
+def ensure_user(user_name: str, *, owner_email: str, request_id: int) -> tuple[str, bool]:
+    """The IAM user exists, tagged as the owner's. Returns (arn, created).
+
+    An existing user counts as ours only if it carries the owner's tag; any other is someone
+    else's, and the portal refuses to touch it."""
+    tags = {
+        MANAGED_BY_TAG: MANAGED_BY_VALUE,
+        OWNER_TAG: tag_value(owner_email),
+        REQUEST_TAG: str(request_id),
+    }
+    try:
+        user = call(
+            "CreateUser",
+            UserName=user_name,
+            Tags=[{"Key": key, "Value": value} for key, value in tags.items()],
+        )["User"]
+        return user["Arn"], True
+    except AwsError as error:
+        if error.code != "EntityAlreadyExists":
+            raise
+        refusal = error
+    user = call("GetUser", UserName=user_name)["User"]
+    held = {tag["Key"]: tag["Value"] for tag in pages("ListUserTags", "Tags", UserName=user_name)}
+    if held.get(OWNER_TAG) != tags[OWNER_TAG]:
+        raise AwsError(
+            "EntityAlreadyExists",
+            f"an IAM user named {user_name} already exists and is not tagged as "
+            f"{owner_email}'s, so the portal will not take it over",
+            "CreateUser",
+            transient=False,
+            request_id=refusal.request_id,
+        )
+    return user["Arn"], False
+
+
+def ensure_group_membership(user_name: str, group_name: str, *, policy_arns: list[str]) -> None:
+    """The user is in the group. A group missing from AWS (the catalogue not yet synced) is
+    created with its policies first."""
+    try:
+        call("AddUserToGroup", UserName=user_name, GroupName=group_name)
+        return
+    except AwsError as error:
+        if error.code != "NoSuchEntity":
+            raise
+        missing = error
+    try:
+        call("GetGroup", GroupName=group_name, MaxItems=1)
+    except AwsError as error:
+        if error.code != "NoSuchEntity":
+            raise
+        ensure_group(group_name, policy_arns)
+        call("AddUserToGroup", UserName=user_name, GroupName=group_name)
+        return
+    raise missing  # the group is there: it is the user that is missing
+
+
+def account_password_policy() -> dict[str, Any] | None:
+    """The account's password policy, or None when it has none (AWS's default applies)."""
+    try:
+        return call("GetAccountPasswordPolicy")["PasswordPolicy"]
+    except AwsError as error:
+        if error.code == "NoSuchEntity":
+            return None
+        raise
+
+
+def login_profile_exists(user_name: str) -> bool:
+    try:
+        call("GetLoginProfile", UserName=user_name)
+    except AwsError as error:
+        if error.code == "NoSuchEntity":
+            return False
+        raise
+    return True
+
+
+def ensure_login_profile(user_name: str, password: str) -> bool:
+    """The user signs in to the console with `password`, which must be changed at first
+    sign-in. Returns True when the login profile was created, False when it was updated (a
+    crash left one, or credentials are being re-issued). UpdateLoginProfile always carries the
+    password: without one, moto deletes the profile."""
+    try:
+        call(
+            "CreateLoginProfile",
+            UserName=user_name,
+            Password=password,
+            PasswordResetRequired=True,
+        )
+        return True
+    except AwsError as error:
+        if error.code != "EntityAlreadyExists":
+            raise
+    call("UpdateLoginProfile", UserName=user_name, Password=password, PasswordResetRequired=True)
+    return False
+
+
+def create_access_key(user_name: str) -> tuple[str, str]:
+    """A new access key: (access key id, secret access key). The secret exists only here:
+    AWS never shows it again, so the caller must seal it before anything else can fail."""
+    key = call("CreateAccessKey", UserName=user_name)["AccessKey"]
+    return key["AccessKeyId"], key["SecretAccessKey"]
+
+
+def access_key_ids(user_name: str) -> list[str]:
+    return [
+        key["AccessKeyId"]
+        for key in pages("ListAccessKeys", "AccessKeyMetadata", UserName=user_name)
+    ]
+
+
+def delete_access_key(user_name: str, access_key_id: str) -> bool:
+    """Delete one access key; False when it was already gone."""
+    try:
+        call("DeleteAccessKey", UserName=user_name, AccessKeyId=access_key_id)
+    except AwsError as error:
+        if error.code == "NoSuchEntity":
+            return False
+        raise
+    return True
+
+
+class _WithholdCredentialBodies(logging.Filter):
+    """botocore logs whole request and response bodies at DEBUG. Those of CreateLoginProfile,
+    UpdateLoginProfile and CreateAccessKey carry a password or a secret key, which must never
+    reach a log, whatever level an operator turns on."""
+
+    MARKERS = ("Password", "SecretAccessKey")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            message = str(record.msg)
+        if any(marker in message for marker in self.MARKERS):
+            record.msg = "[%s withheld: it carries credentials]"
+            record.args = (record.name,)
+        return True
+
+
+for _logger_name in ("botocore.endpoint", "botocore.parsers", "botocore.auth", "botocore.hooks"):
+    logging.getLogger(_logger_name).addFilter(_WithholdCredentialBodies())
