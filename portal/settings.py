@@ -253,6 +253,31 @@ CELERY_BEAT_SCHEDULE["send-approval-reminders"] = {
     "schedule": 3600.0,
 }
 
+# Provisioning (provisioning/provisioning.py). A run's claim on a request lapses this long
+# after its last recorded step. It must outlast the task's hard time limit, so that a lapsed
+# claim always means the run that held it is gone.
+PROVISIONING_LEASE_SECONDS = env_int("PROVISIONING_LEASE_SECONDS", CELERY_TASK_TIME_LIMIT + 30)
+if PROVISIONING_LEASE_SECONDS <= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        "PROVISIONING_LEASE_SECONDS must be longer than CELERY_TASK_TIME_LIMIT"
+    )
+# Transient AWS errors retry after base * 2**n seconds (with jitter), at most this many times.
+PROVISIONING_RETRY_BASE_SECONDS = env_int("PROVISIONING_RETRY_BASE_SECONDS", 10)
+PROVISIONING_RETRY_MAX_SECONDS = env_int("PROVISIONING_RETRY_MAX_SECONDS", 120)
+PROVISIONING_MAX_RETRIES = env_int("PROVISIONING_MAX_RETRIES", 5)
+# The sweeper re-enqueues an approved request left untouched this long (its task was lost:
+# the broker was down at approval, say). Longer than the longest retry wait, so it does not
+# race a retry that is merely waiting its turn.
+PROVISIONING_STALE_SECONDS = env_int("PROVISIONING_STALE_SECONDS", 300)
+if PROVISIONING_STALE_SECONDS <= PROVISIONING_RETRY_MAX_SECONDS:
+    raise ImproperlyConfigured(
+        "PROVISIONING_STALE_SECONDS must be longer than PROVISIONING_RETRY_MAX_SECONDS"
+    )
+CELERY_BEAT_SCHEDULE["sweep-stuck-requests"] = {
+    "task": "provisioning.tasks.sweep_stuck_requests",
+    "schedule": float(env_int("PROVISIONING_SWEEP_SECONDS", 60)),
+}
+
 # --- AWS ------------------------------------------------------------------------------------
 
 AWS_REGION = env_str("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
