@@ -1,5 +1,4 @@
-"""allauth changed only here: no open sign-up, an optional allowed company domain, and email
-addresses that only HR changes."""
+"""allauth changed only here: no open sign-up, an optional allowed company domain."""
 
 from __future__ import annotations
 
@@ -28,17 +27,11 @@ class PortalAccountAdapter(DefaultAccountAdapter):
         return bool(settings.PORTAL_SIGNUP_EMAIL_DOMAIN)
 
     def clean_email(self, email: str) -> str:
-        # allauth calls this for sign-up, password reset and adding an address alike, so tell
-        # them apart: the domain rule is for sign-up only (HR may import anyone, and they must
-        # still be able to reset their password), and a person's address is HR's to change.
+        # allauth calls this for sign-up and password reset alike. The domain rule is for
+        # sign-up only: HR may import anyone, and they must still be able to reset a password.
         email = super().clean_email(email).lower()
-        page = _current_url_name()
-        if page == "account_email":
-            raise forms.ValidationError(
-                "Your email address is kept in HR's directory; ask HR to change it."
-            )
         domain = settings.PORTAL_SIGNUP_EMAIL_DOMAIN
-        if page == "account_signup" and domain and not email.endswith("@" + domain):
+        if _current_url_name() == "account_signup" and domain and not email.endswith("@" + domain):
             raise forms.ValidationError(f"Only @{domain} addresses can sign up.")
         return email
 

@@ -54,7 +54,9 @@ def person_update(
     write `person.updated` with the changed fields before and after."""
     _require_people_manager(actor)
     with transaction.atomic():
-        person = User.objects.select_for_update().select_related("manager").get(pk=person.pk)
+        person = (
+            User.objects.select_for_update(of=("self",)).select_related("manager").get(pk=person.pk)
+        )
         problem = manager_problem(person=person, manager=manager)
         if problem:
             raise PeopleError(problem)
@@ -143,9 +145,10 @@ def people_import(
     once everyone exists, and write `person.created`/`person.updated` per person and one
     `people.imported` with the counts."""
     _require_people_manager(actor)
-    rows, problems = _parse(content)
-    if not problems:
-        problems = _check_against_directory(rows)
+    rows, problems, emails_in_file = _parse(content)
+    # Rows that are fine on their own are still checked against the directory, so that one
+    # upload reports every problem in the file.
+    problems += _check_against_directory(rows, emails_in_file)
     if problems:
         raise ImportRejected(sorted(problems, key=lambda p: p.line))
     with transaction.atomic():
@@ -171,19 +174,24 @@ def _decode(content: bytes) -> tuple[str | None, ImportProblem | None]:
         )
 
 
-def _parse(content: bytes) -> tuple[list[ImportRow], list[ImportProblem]]:
-    """Rows that are well-formed on their own, and the problems of those that are not."""
+def _parse(content: bytes) -> tuple[list[ImportRow], list[ImportProblem], set[str]]:
+    """Rows that are well-formed on their own, the problems of those that are not, and every
+    valid email in the file (a row with another problem still names a person in the file)."""
     text, problem = _decode(content)
     if problem is not None or text is None:
-        return [], [problem] if problem else []
+        return [], [problem] if problem else [], set()
     reader = csv.reader(io.StringIO(text, newline=""))
     expected = ", ".join(IMPORT_COLUMNS)
     try:
         header = next(reader, None)
     except csv.Error as error:
-        return [], [ImportProblem(1, f"the header row cannot be read as CSV ({error}).")]
+        return [], [ImportProblem(1, f"the header row cannot be read as CSV ({error}).")], set()
     if header is None or not any(cell.strip() for cell in header):
-        return [], [ImportProblem(1, f"the file is empty; the first line must be: {expected}")]
+        return (
+            [],
+            [ImportProblem(1, f"the file is empty; the first line must be: {expected}")],
+            set(),
+        )
     names = [cell.strip().lower() for cell in header]
     missing = [name for name in IMPORT_COLUMNS if name not in names]
     unknown = [name for name in names if name not in IMPORT_COLUMNS]
@@ -196,7 +204,7 @@ def _parse(content: bytes) -> tuple[list[ImportRow], list[ImportProblem]]:
             parts.append("unknown column(s) " + ", ".join(repr(name) for name in unknown))
         if repeated:
             parts.append("repeated column(s) " + ", ".join(repeated))
-        return [], [ImportProblem(1, f"{'; '.join(parts)}. The header must be: {expected}")]
+        return [], [ImportProblem(1, f"{'; '.join(parts)}. The header must be: {expected}")], set()
     position = {name: names.index(name) for name in IMPORT_COLUMNS}
 
     rows: list[ImportRow] = []
@@ -225,7 +233,7 @@ def _parse(content: bytes) -> tuple[list[ImportRow], list[ImportProblem]]:
             rows.append(row)
     if not rows and not problems:
         problems.append(ImportProblem(2, "the file has a header but no people."))
-    return rows, problems
+    return rows, problems, set(first_line_of)
 
 
 def _parse_row(
@@ -292,10 +300,13 @@ def _directory_by_email(emails: set[str]) -> dict[str, User]:
     return {person.email_lower: person for person in people}  # type: ignore[attr-defined]
 
 
-def _check_against_directory(rows: list[ImportRow]) -> list[ImportProblem]:
+def _check_against_directory(
+    rows: list[ImportRow], emails_in_file: set[str]
+) -> list[ImportProblem]:
     """Problems that need the directory: people who left, unknown managers, loops."""
-    in_file = {row.email: row for row in rows}
-    known = _directory_by_email(set(in_file) | {row.manager_email for row in rows})
+    if not rows:
+        return []
+    known = _directory_by_email({row.email for row in rows} | {row.manager_email for row in rows})
     problems: list[ImportProblem] = []
     for row in rows:
         person = known.get(row.email)
@@ -307,7 +318,7 @@ def _check_against_directory(rows: list[ImportRow]) -> list[ImportProblem]:
                     "people back.",
                 )
             )
-        if not row.manager_email or row.manager_email in in_file:
+        if not row.manager_email or row.manager_email in emails_in_file:
             continue
         manager = known.get(row.manager_email)
         if manager is None:
