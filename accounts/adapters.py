@@ -1,9 +1,12 @@
-"""allauth changed only here: no open sign-up, an optional allowed company domain."""
+"""allauth changed only here: no open sign-up, an optional allowed company domain, sign-in
+landing pages by role, and a fresh sign-in counting as re-authentication for MFA set-up."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+from allauth.account import app_settings as account_settings
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core import context
 from django import forms
@@ -12,7 +15,14 @@ from django.http import HttpRequest
 
 from accounts import roles
 from accounts.services import person_signed_up
-from accounts.signals import client_ip
+from accounts.signals import SIGNED_IN_AT_SESSION_KEY, client_ip
+
+_MFA_SET_UP_PAGES = {
+    "mfa_activate_totp",
+    "mfa_view_recovery_codes",
+    "mfa_download_recovery_codes",
+    "mfa_generate_recovery_codes",
+}
 
 
 def _current_url_name() -> str:
@@ -40,6 +50,17 @@ class PortalAccountAdapter(DefaultAccountAdapter):
         if commit:
             person_signed_up(person=user, ip=client_ip(request))
         return user
+
+    def is_reauthentication_required(self, *, app: str, **kwargs: Any) -> bool:
+        # Someone who has just typed their password (often sent straight to MFA set-up by
+        # PrivilegedMFAMiddleware) is not asked for it again to set MFA up and see their
+        # recovery codes: that fresh sign-in is the re-authentication. Turning MFA off asks.
+        request = context.request
+        if request is not None and _current_url_name() in _MFA_SET_UP_PAGES:
+            signed_in_at = request.session.get(SIGNED_IN_AT_SESSION_KEY, 0)
+            if time.time() - signed_in_at < account_settings.REAUTHENTICATION_TIMEOUT:
+                return False
+        return super().is_reauthentication_required(app=app, **kwargs)
 
     def get_login_redirect_url(self, request: HttpRequest) -> str:
         return roles.home_url_for(request.user)

@@ -1,0 +1,179 @@
+"""Signing in with allauth: email and password, role home pages, audit, rate limits,
+password reset, closed sign-up."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from django.core import mail
+from django.test import Client
+from django.urls import reverse
+
+from accounts import roles
+from accounts.models import User
+from accounts.services import people_import
+from audit.models import AuditEvent
+
+PASSWORD = "portal-test-pass"
+
+
+def _sign_in(client: Client, email: str, password: str = PASSWORD) -> Any:
+    return client.post(reverse("account_login"), {"login": email, "password": password})
+
+
+HOMES = {
+    "employee": "my_access",
+    "manager": "approvals",
+    "hr": "people_directory",
+    "security": "operations",
+    "auditor": "audit_log",
+}
+
+
+@pytest.mark.parametrize("role", sorted(HOMES))
+def test_each_role_signs_in_with_email_and_lands_on_its_home_page(
+    client: Client, people: dict, role: str
+) -> None:
+    response = _sign_in(client, people[role].email.upper())
+    assert response.status_code == 302
+    assert response["Location"] == reverse(HOMES[role])
+    assert client.get(response["Location"]).status_code == 200
+
+
+def test_sign_in_is_audited_with_the_person_and_ip(client: Client, employee: Any) -> None:
+    _sign_in(client, employee.email)
+    event = AuditEvent.objects.get(action="auth.signed_in")
+    assert event.actor_id == employee.pk
+    assert event.target == f"person:{employee.pk}"
+    assert event.ip == "127.0.0.1"
+
+
+def test_failed_sign_in_is_refused_and_audited_without_the_password(
+    client: Client, employee: Any
+) -> None:
+    response = _sign_in(client, employee.email, "wrong-password-123")
+    assert response.status_code == 200
+    assert "The email address and/or password you specified are not correct." in (
+        response.content.decode()
+    )
+    assert "_auth_user_id" not in client.session
+    event = AuditEvent.objects.get(action="auth.sign_in_failed")
+    assert event.data == {"email": employee.email}
+    assert event.ip == "127.0.0.1"
+    assert "wrong-password-123" not in str(event.data)
+
+
+def test_repeated_failures_make_the_next_sign_in_wait(client: Client, employee: Any) -> None:
+    for _ in range(5):
+        _sign_in(client, employee.email, "wrong-password-123")
+    # Even the right password is refused now, with a message that says why.
+    response = _sign_in(client, employee.email)
+    assert response.status_code == 200
+    assert "Too many failed login attempts. Try again later." in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_an_offboarded_person_cannot_sign_in(client: Client, employee: Any) -> None:
+    employee.is_active = False
+    employee.save()
+    response = _sign_in(client, employee.email)
+    assert "_auth_user_id" not in client.session
+    assert response["Location"] == reverse("account_inactive")
+
+
+# --- Password reset --------------------------------------------------------------------------
+
+
+def _reset_link(message: Any) -> str:
+    found = re.search(r"https?://[^/\s]+(/accounts/password/reset/key/\S+)", message.body)
+    assert found, message.body
+    return found.group(1)
+
+
+def _reset_password(client: Client, email: str, new_password: str) -> Any:
+    client.post(reverse("account_reset_password"), {"email": email})
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.to == [email]
+    link = _reset_link(message)
+    form_page = client.get(link, follow=True)
+    assert form_page.status_code == 200
+    set_url = form_page.redirect_chain[-1][0] if form_page.redirect_chain else link
+    return client.post(set_url, {"password1": new_password, "password2": new_password})
+
+
+def test_forgotten_password_is_reset_through_the_emailed_link(
+    client: Client, employee: Any
+) -> None:
+    done = _reset_password(client, employee.email, "a-brand-new-passphrase")
+    assert done.status_code == 302
+    assert done["Location"] == reverse("account_reset_password_from_key_done")
+    assert _sign_in(Client(), employee.email, "a-brand-new-passphrase").status_code == 302
+    assert _sign_in(Client(), employee.email, PASSWORD).status_code == 200
+
+
+def test_someone_imported_by_hr_sets_a_first_password_through_forgot_password(
+    client: Client, db: None
+) -> None:
+    people_import(
+        actor=None,
+        content=b"email,full_name,department,manager_email\nnew@example.com,New Person,Eng,\n",
+    )
+    assert _sign_in(Client(), "new@example.com", "").status_code == 200
+    _reset_password(client, "new@example.com", "my-first-passphrase")
+    response = _sign_in(Client(), "new@example.com", "my-first-passphrase")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("my_access")
+
+
+def test_the_reset_email_carries_a_link_and_no_password(client: Client, employee: Any) -> None:
+    client.post(reverse("account_reset_password"), {"email": employee.email})
+    body = mail.outbox[0].body
+    assert "/accounts/password/reset/key/" in body
+    assert PASSWORD not in body
+
+
+# --- Sign-up -----------------------------------------------------------------------------------
+
+
+def test_sign_up_is_closed_without_an_allowed_domain(
+    client: Client, settings: Any, db: None
+) -> None:
+    settings.PORTAL_SIGNUP_EMAIL_DOMAIN = ""
+    login_page = client.get(reverse("account_login")).content.decode()
+    assert reverse("account_signup") not in login_page
+    assert "HR adds everyone to the portal" in login_page
+    response = client.post(
+        reverse("account_signup"),
+        {"email": "walk-in@example.com", "password1": "a-long-passphrase", "password2": "x"},
+    )
+    assert "Sign Up Closed" in response.content.decode()
+    assert not User.objects.filter(email="walk-in@example.com").exists()
+
+
+def test_with_an_allowed_domain_only_that_domain_may_sign_up(
+    client: Client, settings: Any, db: None
+) -> None:
+    settings.PORTAL_SIGNUP_EMAIL_DOMAIN = "example.org"
+    assert reverse("account_signup") in client.get(reverse("account_login")).content.decode()
+    data = {"password1": "a-long-passphrase-1", "password2": "a-long-passphrase-1"}
+    refused = client.post(reverse("account_signup"), {"email": "someone@elsewhere.com", **data})
+    assert "Only @example.org addresses can sign up." in refused.content.decode()
+    assert not User.objects.filter(email="someone@elsewhere.com").exists()
+
+    accepted = client.post(reverse("account_signup"), {"email": "New@Example.org", **data})
+    assert accepted.status_code == 302
+    person = User.objects.get(email="new@example.org")
+    assert list(person.groups.values_list("name", flat=True)) == [roles.EMPLOYEES]
+    event = AuditEvent.objects.get(action="person.created")
+    assert event.data == {"email": "new@example.org", "via": "sign-up"}
+
+
+def test_the_sign_up_domain_does_not_stop_others_resetting_their_password(
+    client: Client, settings: Any, employee: Any
+) -> None:
+    settings.PORTAL_SIGNUP_EMAIL_DOMAIN = "example.org"
+    client.post(reverse("account_reset_password"), {"email": employee.email})
+    assert [message.to for message in mail.outbox] == [[employee.email]]
