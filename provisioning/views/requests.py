@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
@@ -153,10 +153,7 @@ def request_access(request: HttpRequest) -> HttpResponse:
         form.add_error(None, str(error))
         return _render_form(request, form, account)
     approver = selectors.first_stage_approver(request.user)
-    count = len(created)
-    sent = (
-        f"{count} request{'s' if count != 1 else ''}" if count != 1 else f"Request #{created[0].pk}"
-    )
+    sent = f"Request #{created[0].pk}" if len(created) == 1 else f"{len(created)} requests"
     if approver is not None:
         messages.success(request, f"{sent} sent to {approver} for approval.")
     else:
@@ -283,9 +280,3 @@ def approvals_reject(request: HttpRequest, pk: int) -> HttpResponse:
         "provisioning/approvals_reject.html",
         {"access_request": access_request, "form": form},
     )
-
-
-@login_required
-@permission_required(roles.OPERATE_PROVISIONING, raise_exception=True)
-def operations(request: HttpRequest) -> HttpResponse:
-    return render(request, "provisioning/operations.html", {})
