@@ -15,8 +15,10 @@ from django.http import HttpRequest
 
 from accounts import roles
 from accounts.services import person_signed_up
-from accounts.signals import SIGNED_IN_AT_SESSION_KEY, client_ip
+from accounts.signals import client_ip
 
+# When this session's sign-in through allauth (password, then any MFA step) completed.
+SIGNED_IN_AT_SESSION_KEY = "portal.signed_in_at"
 _MFA_SET_UP_PAGES = {
     "mfa_activate_totp",
     "mfa_view_recovery_codes",
@@ -50,6 +52,10 @@ class PortalAccountAdapter(DefaultAccountAdapter):
         if commit:
             person_signed_up(person=user, ip=client_ip(request))
         return user
+
+    def login(self, request: HttpRequest, user: Any) -> None:
+        super().login(request, user)
+        request.session[SIGNED_IN_AT_SESSION_KEY] = time.time()
 
     def is_reauthentication_required(self, *, app: str, **kwargs: Any) -> bool:
         # Someone who has just typed their password (often sent straight to MFA set-up by

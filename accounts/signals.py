@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from allauth.mfa.signals import authenticator_added, authenticator_removed, authenticator_reset
@@ -19,14 +18,8 @@ def client_ip(request: HttpRequest | None) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
-# When this session's sign-in happened: see PortalAccountAdapter.is_reauthentication_required.
-SIGNED_IN_AT_SESSION_KEY = "portal.signed_in_at"
-
-
 @receiver(user_logged_in)
 def _signed_in(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
-    if request is not None and hasattr(request, "session"):
-        request.session[SIGNED_IN_AT_SESSION_KEY] = time.time()
     audit.record("auth.signed_in", actor=user, target=f"person:{user.pk}", ip=client_ip(request))
 
 
