@@ -45,3 +45,5 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DEBUG = False
 # WhiteNoise warns on every request when STATIC_ROOT is missing; tests never collect static.
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405
+# The strict IAM layer over moto (tests/strict_iam.py), for a worker subprocess that asks for it.
+AWS_CLIENT_HOOK = "tests.strict_iam.install" if os.environ.get("PORTAL_STRICT_IAM") == "1" else ""

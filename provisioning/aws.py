@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
 import boto3
@@ -148,8 +149,24 @@ def client(service: str = "iam") -> Any:
             )
             made.meta.events.register("after-call", _remember_request_id)
             made.meta.events.register("before-call", _inject_fault)
+            _install_client_hook(made)
             _clients[key] = made
         return _clients[key]
+
+
+def _install_client_hook(made: Any) -> None:
+    """Tests put a strict layer over moto on every client (settings.AWS_CLIENT_HOOK, a dotted
+    path to a function taking the client); only the test settings ever set it."""
+    path = getattr(settings, "AWS_CLIENT_HOOK", "")
+    if not path:
+        return
+    if settings.PRODUCTION:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured("AWS_CLIENT_HOOK is a test seam; it must not be set here")
+    from django.utils.module_loading import import_string
+
+    import_string(path)(made)
 
 
 def reset_clients() -> None:
@@ -544,3 +561,447 @@ class _WithholdCredentialBodies(logging.Filter):
 
 for _logger_name in ("botocore.endpoint", "botocore.parsers", "botocore.auth", "botocore.hooks"):
     logging.getLogger(_logger_name).addFilter(_WithholdCredentialBodies())
+
+
+# --- Offboarding: everything an IAM user holds, and taking it apart in AWS's order ----------
+#
+# AWS refuses DeleteUser (DeleteConflict) while the user still has any of these, and documents
+# removing them in this order: console password, access keys, signing certificates, SSH keys,
+# service-specific credentials, MFA devices, inline policies, attached policies, groups.
+# Each teardown function is idempotent: "NoSuchEntity" means already removed (by us on a run
+# that crashed, or by someone else), and it returns what it removed this time.
+
+DENY_ALL_POLICY_NAME = "PortalOffboardedDenyAll"
+DENY_ALL_POLICY_DOCUMENT: dict[str, Any] = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Sid": "OffboardedDenyEverything", "Effect": "Deny", "Action": "*", "Resource": "*"}
+    ],
+}
+OFFBOARDED_TAG = "offboarded"
+OFFBOARDED_BY_TAG = "offboarded-by"
+OFFBOARDED_BY_VALUE = "access-portal"
+
+# What a user can hold, in teardown order; a report counts each of them.
+CREDENTIAL_KINDS = (
+    "login_profile",
+    "access_keys",
+    "signing_certificates",
+    "ssh_public_keys",
+    "service_specific_credentials",
+    "mfa_devices",
+    "inline_policies",
+    "attached_policies",
+    "groups",
+    "permissions_boundary",
+)
+
+
+@dataclass
+class AccessKeyInfo:
+    access_key_id: str
+    status: str
+    created: datetime | None = None
+    last_used: datetime | None = None
+    last_used_service: str = ""
+    last_used_region: str = ""
+
+
+@dataclass
+class MfaDeviceInfo:
+    serial_number: str
+    enabled: datetime | None = None
+
+    @property
+    def virtual(self) -> bool:
+        # Hardware and U2F devices are identified by a serial; virtual ones by an IAM ARN.
+        return self.serial_number.startswith("arn:") and ":mfa/" in self.serial_number
+
+
+@dataclass
+class UserInventory:
+    """One IAM user as AWS has it right now, credential by credential."""
+
+    user_name: str
+    exists: bool
+    arn: str = ""
+    login_profile: bool = False
+    login_profile_created: datetime | None = None
+    access_keys: list[AccessKeyInfo] = field(default_factory=list)
+    mfa_devices: list[MfaDeviceInfo] = field(default_factory=list)
+    ssh_public_keys: list[str] = field(default_factory=list)
+    signing_certificates: list[str] = field(default_factory=list)
+    service_specific_credentials: list[str] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)
+    inline_policies: list[str] = field(default_factory=list)
+    attached_policies: list[str] = field(default_factory=list)
+    permissions_boundary: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def deny_all_attached(self) -> bool:
+        return DENY_ALL_POLICY_NAME in self.inline_policies
+
+    def counts(self) -> dict[str, int]:
+        """How many of each kind the user holds. The portal's own deny-all policy (added when
+        disabling) is not something the leaver holds, so it is not counted."""
+        return {
+            "login_profile": int(self.login_profile),
+            "access_keys": len(self.access_keys),
+            "signing_certificates": len(self.signing_certificates),
+            "ssh_public_keys": len(self.ssh_public_keys),
+            "service_specific_credentials": len(self.service_specific_credentials),
+            "mfa_devices": len(self.mfa_devices),
+            "inline_policies": len(
+                [name for name in self.inline_policies if name != DENY_ALL_POLICY_NAME]
+            ),
+            "attached_policies": len(self.attached_policies),
+            "groups": len(self.groups),
+            "permissions_boundary": int(bool(self.permissions_boundary)),
+        }
+
+
+def _gone(error: AwsError) -> bool:
+    return error.code == "NoSuchEntity"
+
+
+def _fake_lacks_service_specific_credentials() -> bool:
+    # moto implements no service-specific credentials (it answers with a server error), so on
+    # the demo's fake nothing can have created one: there, "none" is the true answer. Tests
+    # put a layer that simulates them (AWS_CLIENT_HOOK), so they make the call.
+    return settings.AWS_IS_LOCAL_FAKE and not getattr(settings, "AWS_CLIENT_HOOK", "")
+
+
+def _access_key_info(key: dict[str, Any]) -> AccessKeyInfo:
+    info = AccessKeyInfo(key["AccessKeyId"], key.get("Status", ""), key.get("CreateDate"))
+    used = call("GetAccessKeyLastUsed", AccessKeyId=info.access_key_id).get("AccessKeyLastUsed", {})
+    info.last_used = used.get("LastUsedDate")
+    info.last_used_service = used.get("ServiceName", "")
+    info.last_used_region = used.get("Region", "")
+    return info
+
+
+def read_user(user_name: str) -> UserInventory:
+    """Everything the user holds, read live. A user that does not exist has nothing."""
+    try:
+        user = call("GetUser", UserName=user_name)["User"]
+        inventory = UserInventory(user_name=user_name, exists=True, arn=user.get("Arn", ""))
+        inventory.permissions_boundary = user.get("PermissionsBoundary", {}).get(
+            "PermissionsBoundaryArn", ""
+        )
+        try:
+            profile = call("GetLoginProfile", UserName=user_name)["LoginProfile"]
+            inventory.login_profile = True
+            inventory.login_profile_created = profile.get("CreateDate")
+        except AwsError as error:
+            if not _gone(error):
+                raise
+        inventory.access_keys = [
+            _access_key_info(key)
+            for key in pages("ListAccessKeys", "AccessKeyMetadata", UserName=user_name)
+        ]
+        inventory.mfa_devices = [
+            MfaDeviceInfo(device["SerialNumber"], device.get("EnableDate"))
+            for device in pages("ListMFADevices", "MFADevices", UserName=user_name)
+        ]
+        inventory.ssh_public_keys = [
+            key["SSHPublicKeyId"]
+            for key in pages("ListSSHPublicKeys", "SSHPublicKeys", UserName=user_name)
+        ]
+        inventory.signing_certificates = [
+            cert["CertificateId"]
+            for cert in pages("ListSigningCertificates", "Certificates", UserName=user_name)
+        ]
+        inventory.service_specific_credentials = _service_specific_credential_ids(user_name)
+        inventory.groups = [
+            group["GroupName"] for group in pages("ListGroupsForUser", "Groups", UserName=user_name)
+        ]
+        inventory.inline_policies = pages("ListUserPolicies", "PolicyNames", UserName=user_name)
+        inventory.attached_policies = [
+            policy["PolicyArn"]
+            for policy in pages("ListAttachedUserPolicies", "AttachedPolicies", UserName=user_name)
+        ]
+        inventory.tags = {
+            tag["Key"]: tag["Value"] for tag in pages("ListUserTags", "Tags", UserName=user_name)
+        }
+    except AwsError as error:
+        if _gone(error):
+            # Deleted while we were reading it (or never existed): it holds nothing.
+            return UserInventory(user_name=user_name, exists=False)
+        raise
+    return inventory
+
+
+def _service_specific_credential_ids(user_name: str) -> list[str]:
+    if _fake_lacks_service_specific_credentials():
+        return []
+    # Not paginated: AWS allows two per service per user.
+    found = call("ListServiceSpecificCredentials", UserName=user_name)
+    return [item["ServiceSpecificCredentialId"] for item in found["ServiceSpecificCredentials"]]
+
+
+def delete_login_profile(user_name: str) -> list[str]:
+    """The console password goes first: it is the way in a person can use from anywhere."""
+    try:
+        call("DeleteLoginProfile", UserName=user_name)
+    except AwsError as error:
+        if _gone(error):
+            return []
+        raise
+    return ["console password"]
+
+
+def _access_keys(user_name: str) -> list[dict[str, Any]]:
+    try:
+        return pages("ListAccessKeys", "AccessKeyMetadata", UserName=user_name)
+    except AwsError as error:
+        if _gone(error):
+            return []
+        raise
+
+
+def deactivate_access_keys(user_name: str) -> list[str]:
+    """Inactive at once, so a key stops working even if deleting it fails later."""
+    done = []
+    for key in _access_keys(user_name):
+        if key.get("Status") == "Inactive":
+            continue
+        try:
+            call(
+                "UpdateAccessKey",
+                UserName=user_name,
+                AccessKeyId=key["AccessKeyId"],
+                Status="Inactive",
+            )
+        except AwsError as error:
+            if _gone(error):
+                continue
+            raise
+        done.append(key["AccessKeyId"])
+    return done
+
+
+def delete_access_keys(user_name: str) -> list[str]:
+    done = []
+    for key in _access_keys(user_name):
+        try:
+            call("DeleteAccessKey", UserName=user_name, AccessKeyId=key["AccessKeyId"])
+        except AwsError as error:
+            if _gone(error):
+                continue
+            raise
+        done.append(key["AccessKeyId"])
+    return done
+
+
+def _delete_each(
+    list_operation: str, key: str, id_field: str, delete_operation: str, user_name: str
+) -> list[str]:
+    try:
+        items = pages(list_operation, key, UserName=user_name)
+    except AwsError as error:
+        if _gone(error):
+            return []
+        raise
+    done = []
+    for item in items:
+        identifier = item[id_field]
+        try:
+            call(delete_operation, UserName=user_name, **{id_field: identifier})
+        except AwsError as error:
+            if _gone(error):
+                continue
+            raise
+        done.append(identifier)
+    return done
+
+
+def delete_signing_certificates(user_name: str) -> list[str]:
+    return _delete_each(
+        "ListSigningCertificates",
+        "Certificates",
+        "CertificateId",
+        "DeleteSigningCertificate",
+        user_name,
+    )
+
+
+def delete_ssh_public_keys(user_name: str) -> list[str]:
+    return _delete_each(
+        "ListSSHPublicKeys", "SSHPublicKeys", "SSHPublicKeyId", "DeleteSSHPublicKey", user_name
+    )
+
+
+def delete_service_specific_credentials(user_name: str) -> list[str]:
+    try:
+        identifiers = _service_specific_credential_ids(user_name)
+    except AwsError as error:
+        if _gone(error):
+            return []
+        raise
+    done = []
+    for identifier in identifiers:
+        try:
+            call(
+                "DeleteServiceSpecificCredential",
+                UserName=user_name,
+                ServiceSpecificCredentialId=identifier,
+            )
+        except AwsError as error:
+            if _gone(error):
+                continue
+            raise
+        done.append(identifier)
+    return done
+
+
+def remove_mfa_devices(
+    user_name: str, known_virtual: list[str] | tuple[str, ...] = ()
+) -> list[str]:
+    """Deactivate each device, then delete the virtual ones (AWS refuses to delete a virtual
+    device while it is assigned). `known_virtual` are the virtual devices seen before teardown:
+    a run that crashed between deactivating and deleting left them unassigned, where listing
+    the user's devices no longer finds them."""
+    try:
+        devices = [
+            MfaDeviceInfo(device["SerialNumber"])
+            for device in pages("ListMFADevices", "MFADevices", UserName=user_name)
+        ]
+    except AwsError as error:
+        if not _gone(error):
+            raise
+        devices = []
+    done = []
+    for device in devices:
+        try:
+            call("DeactivateMFADevice", UserName=user_name, SerialNumber=device.serial_number)
+        except AwsError as error:
+            if not _gone(error):
+                raise
+        done.append(device.serial_number)
+    virtual = [d.serial_number for d in devices if d.virtual]
+    virtual += [serial for serial in known_virtual if serial not in virtual]
+    for serial in virtual:
+        try:
+            call("DeleteVirtualMFADevice", SerialNumber=serial)
+        except AwsError as error:
+            if _gone(error):
+                continue
+            raise
+        if serial not in done:
+            done.append(serial)
+    return done
+
+
+def delete_inline_policies(user_name: str, *, keep: tuple[str, ...] = ()) -> list[str]:
+    try:
+        names = pages("ListUserPolicies", "PolicyNames", UserName=user_name)
+    except AwsError as error:
+        if _gone(error):
+            return []
+        raise
+    done = []
+    for name in names:
+        if name in keep:
+            continue
+        try:
+            call("DeleteUserPolicy", UserName=user_name, PolicyName=name)
+        except AwsError as error:
+            if _gone(error):
+                continue
+            raise
+        done.append(name)
+    return done
+
+
+def detach_user_policies(user_name: str) -> list[str]:
+    try:
+        attached = pages("ListAttachedUserPolicies", "AttachedPolicies", UserName=user_name)
+    except AwsError as error:
+        if _gone(error):
+            return []
+        raise
+    done = []
+    for policy in attached:
+        try:
+            call("DetachUserPolicy", UserName=user_name, PolicyArn=policy["PolicyArn"])
+        except AwsError as error:
+            if _gone(error):
+                continue
+            raise
+        done.append(policy["PolicyArn"])
+    return done
+
+
+def remove_from_groups(user_name: str) -> list[str]:
+    try:
+        groups = pages("ListGroupsForUser", "Groups", UserName=user_name)
+    except AwsError as error:
+        if _gone(error):
+            return []
+        raise
+    done = []
+    for group in groups:
+        try:
+            call("RemoveUserFromGroup", UserName=user_name, GroupName=group["GroupName"])
+        except AwsError as error:
+            if _gone(error):
+                continue
+            raise
+        done.append(group["GroupName"])
+    return done
+
+
+def delete_permissions_boundary(user_name: str) -> list[str]:
+    try:
+        user = call("GetUser", UserName=user_name)["User"]
+    except AwsError as error:
+        if _gone(error):
+            return []
+        raise
+    boundary = user.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn", "")
+    if not boundary:
+        return []
+    try:
+        call("DeleteUserPermissionsBoundary", UserName=user_name)
+    except AwsError as error:
+        if _gone(error):
+            return []
+        raise
+    return [boundary]
+
+
+def delete_user(user_name: str) -> list[str]:
+    try:
+        call("DeleteUser", UserName=user_name)
+    except AwsError as error:
+        if _gone(error):
+            return []
+        raise
+    return [user_name]
+
+
+def disable_user(user_name: str, *, on: date) -> list[str]:
+    """Keep the user for retention, unable to do anything: a deny-all inline policy (which
+    overrides any allow) and tags saying when and by whom it was offboarded. A user that is
+    already gone has nothing left to lock."""
+    try:
+        call(
+            "PutUserPolicy",
+            UserName=user_name,
+            PolicyName=DENY_ALL_POLICY_NAME,
+            PolicyDocument=json.dumps(DENY_ALL_POLICY_DOCUMENT),
+        )
+    except AwsError as error:
+        if _gone(error):
+            return []
+        raise
+    call(
+        "TagUser",
+        UserName=user_name,
+        Tags=[
+            {"Key": OFFBOARDED_TAG, "Value": on.isoformat()},
+            {"Key": OFFBOARDED_BY_TAG, "Value": OFFBOARDED_BY_VALUE},
+        ],
+    )
+    return [DENY_ALL_POLICY_NAME, f"{OFFBOARDED_TAG}={on.isoformat()}"]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from provisioning.views import catalogue, requests
+from provisioning.views import catalogue, offboarding, requests
 
 urlpatterns = [
     path("", requests.my_access, name="my_access"),
@@ -20,4 +20,16 @@ urlpatterns = [
     path("catalogue/new/", catalogue.catalogue_create, name="catalogue_create"),
     path("catalogue/<int:pk>/edit/", catalogue.catalogue_edit, name="catalogue_edit"),
     path("catalogue/sync/", catalogue.catalogue_sync_to_aws, name="catalogue_sync"),
+    path("people/<int:person_id>/offboard/", offboarding.offboard_person, name="offboard_person"),
+    path("offboarding/<int:pk>/", offboarding.offboarding_detail, name="offboarding_detail"),
+    path(
+        "offboarding/<int:pk>/report.json",
+        offboarding.offboarding_report_json_download,
+        name="offboarding_report_json",
+    ),
+    path(
+        "offboarding/<int:pk>/report.csv",
+        offboarding.offboarding_report_csv_download,
+        name="offboarding_report_csv",
+    ),
 ]
