@@ -66,3 +66,42 @@ def approval_reminder(address: str, access_requests: Sequence[Any], *, now: date
     send_templated_email(
         "request_reminder", [address], {"access_requests": access_requests, "now": now}
     )
+
+
+# --- Provisioning and credentials -----------------------------------------------------------
+
+
+def credential_link_sent(*, link: Any, token: str, reissued: bool = False) -> None:
+    """To the owner: the one-time link to their new credentials. The link, never a secret."""
+    from django.urls import reverse
+
+    send_templated_email(
+        "credential_link",
+        [link.recipient.email],
+        {
+            "link": link,
+            "path": reverse("credential_link", args=[token]),
+            "reissued": reissued,
+            "console": link.sealed_password is not None,
+            "access_key": link.sealed_secret_key is not None,
+        },
+    )
+
+
+def provisioning_active(access_request: Any) -> None:
+    """To the requester, when the request changed their IAM user without new credentials."""
+    send_templated_email(
+        "provisioning_active", [access_request.requester.email], {"access_request": access_request}
+    )
+
+
+def provisioning_failed(access_request: Any) -> None:
+    """To the requester (what happens next) and to the security admins (the reason)."""
+    send_templated_email(
+        "provisioning_failed", [access_request.requester.email], {"access_request": access_request}
+    )
+    send_templated_email(
+        "provisioning_failed_admins",
+        _security_admin_emails(),
+        {"access_request": access_request},
+    )

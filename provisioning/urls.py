@@ -1,6 +1,6 @@
 from django.urls import path
 
-from provisioning.views import catalogue, offboarding, requests
+from provisioning.views import catalogue, credentials, offboarding, operations, requests
 
 urlpatterns = [
     path("", requests.my_access, name="my_access"),
@@ -15,7 +15,16 @@ urlpatterns = [
     path("approvals/decide/", requests.approvals_decide, name="approvals_decide"),
     path("approvals/<int:pk>/reject/", requests.approvals_reject, name="approvals_reject"),
     path("approvals/history/", requests.approvals_history, name="approvals_history"),
-    path("operations/", requests.operations, name="operations"),
+    path("operations/", operations.operations, name="operations"),
+    path(
+        "operations/requests/<int:pk>/retry/", operations.operations_retry, name="operations_retry"
+    ),
+    path(
+        "operations/accounts/<int:pk>/reissue/",
+        operations.operations_reissue,
+        name="operations_reissue",
+    ),
+    path("credentials/<str:token>/", credentials.credential_link, name="credential_link"),
     path("catalogue/", catalogue.catalogue, name="catalogue"),
     path("catalogue/new/", catalogue.catalogue_create, name="catalogue_create"),
     path("catalogue/<int:pk>/edit/", catalogue.catalogue_edit, name="catalogue_edit"),

@@ -15,3 +15,21 @@ document.addEventListener("submit", (event) => {
   const message = event.submitter && event.submitter.dataset.confirm;
   if (message && !window.confirm(message)) event.preventDefault();
 });
+
+// --- Credentials CSV download (provisioning/credential_reveal.html) ---
+// The CSV is already on the page; build the file here rather than ask the server again, which
+// could not answer anyway: the credentials were wiped when the page was shown.
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-download-target]");
+  if (!button) return;
+  const source = document.getElementById(button.dataset.downloadTarget);
+  if (!source) return;
+  const url = URL.createObjectURL(new Blob([source.textContent], { type: "text/csv" }));
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = button.dataset.downloadName || "credentials.csv";
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+});

@@ -1,0 +1,62 @@
+"""The one-time credential link: a confirm page (GET), and the credentials once (POST).
+
+A mail scanner that prefetches the link only ever sees the confirm page. Every answer here is
+private: never cached, and no Referer carries the token to another site."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.cache import add_never_cache_headers
+from django.views.decorators.http import require_http_methods
+
+from accounts.signals import client_ip
+from provisioning.credentials import (
+    UNAVAILABLE_MESSAGES,
+    CredentialLinkNotFound,
+    CredentialLinkUnavailable,
+    credential_link_for_recipient,
+    credential_link_reveal,
+    link_state,
+)
+
+
+def _private(response: HttpResponse) -> HttpResponse:
+    add_never_cache_headers(response)
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def credential_link(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        link = credential_link_for_recipient(token=token, actor=request.user)
+    except CredentialLinkNotFound:
+        raise Http404("There is no such credential link.") from None
+    if request.method == "GET":
+        state = link_state(link)
+        if state != "ready":
+            return _private(_unavailable(request, state))
+        return _private(render(request, "provisioning/credential_confirm.html", {"link": link}))
+    try:
+        revealed = credential_link_reveal(token=token, actor=request.user, ip=client_ip(request))
+    except CredentialLinkUnavailable as error:
+        return _private(_unavailable(request, error.state))
+    return _private(
+        render(
+            request,
+            "provisioning/credential_reveal.html",
+            {"credentials": revealed, "csv_name": f"{revealed.user_name}_credentials.csv"},
+        )
+    )
+
+
+def _unavailable(request: HttpRequest, state: str) -> HttpResponse:
+    return render(
+        request,
+        "provisioning/credential_unavailable.html",
+        {"state": state, "message": UNAVAILABLE_MESSAGES[state]},
+        status=410,
+    )
