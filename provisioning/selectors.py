@@ -114,6 +114,12 @@ def requests_awaiting_decision_by(user: Any) -> QuerySet[AccessRequest]:
     )
 
 
+def request_for_decision(pk: int) -> AccessRequest | None:
+    return _with_decisions(
+        AccessRequest.objects.select_related("requester__manager").filter(pk=pk)
+    ).first()
+
+
 def decisions_by(user: Any) -> QuerySet[Approval]:
     return (
         Approval.objects.filter(approver=user)
@@ -162,9 +168,3 @@ def pending_credential_links_of(
         revoked_at__isnull=True,
         expires_at__gt=now or timezone.now(),
     ).select_related("iam_account")
-
-
-def request_for_decision(pk: int) -> AccessRequest | None:
-    return _with_decisions(
-        AccessRequest.objects.select_related("requester__manager").filter(pk=pk)
-    ).first()
