@@ -4,7 +4,9 @@ landing pages by role, and a fresh sign-in counting as re-authentication for MFA
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 from typing import Any
+from urllib.parse import urlparse
 
 from allauth.account import app_settings as account_settings
 from allauth.account.adapter import DefaultAccountAdapter
@@ -31,6 +33,9 @@ def _current_url_name() -> str:
     request = context.request
     match = getattr(request, "resolver_match", None)
     return (match.url_name or "") if match else ""
+
+
+PORTAL_NAME = "IAM Access Portal"
 
 
 class PortalAccountAdapter(DefaultAccountAdapter):
@@ -67,6 +72,14 @@ class PortalAccountAdapter(DefaultAccountAdapter):
             if time.time() - signed_in_at < account_settings.REAUTHENTICATION_TIMEOUT:
                 return False
         return super().is_reauthentication_required(app=app, **kwargs)
+
+    def format_email_subject(self, subject: str) -> str:
+        # allauth would name the site after the request's host ("[127.0.0.1:8000] ...").
+        return f"[{PORTAL_NAME}] {subject}"
+
+    def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
+        site = SimpleNamespace(name=PORTAL_NAME, domain=urlparse(settings.PORTAL_BASE_URL).netloc)
+        super().send_mail(template_prefix, email, {"current_site": site, **context})
 
     def get_login_redirect_url(self, request: HttpRequest) -> str:
         return roles.home_url_for(request.user)

@@ -96,6 +96,7 @@ def people_import(request: HttpRequest) -> HttpResponse:
     bound = request.method == "POST"
     form = PeopleImportForm(request.POST if bound else None, request.FILES if bound else None)
     problems = []
+    rejection = ""
     if request.method == "POST" and form.is_valid():
         try:
             result = services.people_import(
@@ -105,8 +106,7 @@ def people_import(request: HttpRequest) -> HttpResponse:
                 ip=client_ip(request),
             )
         except ImportRejected as rejected:
-            problems = rejected.problems
-            messages.error(request, str(rejected))
+            problems, rejection = rejected.problems, str(rejected)
         except PeopleError as error:
             messages.error(request, str(error))
         else:
@@ -115,6 +115,6 @@ def people_import(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "accounts/people_import.html",
-        {"form": form, "problems": problems},
+        {"form": form, "problems": problems, "rejection": rejection},
         status=400 if problems else 200,
     )

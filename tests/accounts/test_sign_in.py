@@ -128,9 +128,13 @@ def test_someone_imported_by_hr_sets_a_first_password_through_forgot_password(
     assert response["Location"] == reverse("my_access")
 
 
-def test_the_reset_email_carries_a_link_and_no_password(client: Client, employee: Any) -> None:
+def test_the_reset_email_names_the_portal_and_carries_a_link_and_no_password(
+    client: Client, employee: Any
+) -> None:
     client.post(reverse("account_reset_password"), {"email": employee.email})
+    assert mail.outbox[0].subject == "[IAM Access Portal] Password Reset Email"
     body = mail.outbox[0].body
+    assert body.startswith("Hello from IAM Access Portal!")
     assert "/accounts/password/reset/key/" in body
     assert PASSWORD not in body
 
