@@ -85,6 +85,24 @@ def test_turning_mfa_off_still_asks_for_the_password(employee: Any) -> None:
     assert response["Location"].startswith(reverse("account_reauthenticate"))
 
 
+def test_turning_mfa_off_after_the_password_is_audited(
+    employee: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    client = _signed_in(employee)
+    _activate_totp(client)
+    client.post(reverse("account_reauthenticate"), {"password": PASSWORD})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("mfa_deactivate_totp"))
+    assert response.status_code == 302
+    assert not Authenticator.objects.filter(user=employee, type=Authenticator.Type.TOTP).exists()
+    # The recovery codes go with the app.
+    events = AuditEvent.objects.filter(action="mfa.removed", actor_id=employee.pk)
+    assert {event.data["type"] for event in events} == {
+        Authenticator.Type.TOTP,
+        Authenticator.Type.RECOVERY_CODES,
+    }
+
+
 def test_with_mfa_set_up_sign_in_asks_for_a_code(employee: Any) -> None:
     _activate_totp(_signed_in(employee))
     client = Client()
