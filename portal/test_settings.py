@@ -47,3 +47,11 @@ DEBUG = False
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405
 # The strict IAM layer over moto (tests/strict_iam.py), for a worker subprocess that asks for it.
 AWS_CLIENT_HOOK = "tests.strict_iam.install" if os.environ.get("PORTAL_STRICT_IAM") == "1" else ""
+# A SIGKILLed worker's task is handed out again once its visibility timeout has passed, but
+# kombu only looks every unacked_restore_interval x unacked_restore_throttle seconds (100 s by
+# default): worker crash tests look every second.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    **CELERY_BROKER_TRANSPORT_OPTIONS,  # noqa: F405
+    "unacked_restore_interval": 1,
+    "unacked_restore_throttle": 1,
+}
