@@ -30,6 +30,8 @@ class Row:
     method: str = "get"
     kwargs: Callable[[dict[str, Any]], dict[str, Any]] = field(default=lambda objects: {})
     data: dict[str, Any] = field(default_factory=dict)
+    # Checked after the request: what a refused role must not have changed.
+    after: Callable[[dict[str, Any], str], None] | None = None
 
 
 def everyone(outcome: object, **overrides: object) -> dict[str, object]:
@@ -47,6 +49,15 @@ def only(roles: set[str], allowed: object = OK) -> dict[str, object]:
     }
 
 
+# Offboarding reports are evidence: HR, security admins and auditors read them.
+EVIDENCE = {"hr", "security", "auditor"}
+
+
+def _assert_status(access_request: Any, status: str) -> None:
+    access_request.refresh_from_db()
+    assert access_request.status == status
+
+
 MATRIX: dict[str, Row] = {
     "home": Row(signed_in(REDIRECT)),
     "healthz": Row(everyone((200, 503))),
@@ -55,6 +66,48 @@ MATRIX: dict[str, Row] = {
     "approvals": Row(only({"manager", "security"})),
     "operations": Row(only({"security"})),
     "catalogue": Row(only({"security"})),
+    "my_access_requests": Row(signed_in(OK)),
+    # Cancelling: only the requester; anyone else is told there is no such request.
+    "access_request_cancel": Row(
+        signed_in(REDIRECT),
+        method="post",
+        kwargs=lambda o: {"pk": o["pending_request"].pk},
+        after=lambda o, role: _assert_status(
+            o["pending_request"], "cancelled" if role == "employee" else "pending"
+        ),
+    ),
+    "approvals_decide": Row(
+        only({"manager", "security"}, allowed=REDIRECT),
+        method="post",
+        data={"approve_one": "1"},
+    ),
+    "approvals_history": Row(only({"manager", "security"})),
+    # Rejecting: the requester's manager only; a request outside one's reports is not found.
+    "approvals_reject": Row(
+        only({"manager"}),
+        kwargs=lambda o: {"pk": o["pending_request"].pk},
+    ),
+    "operations_retry": Row(
+        only({"security"}, allowed=REDIRECT),
+        method="post",
+        kwargs=lambda o: {"pk": o["failed_request"].pk},
+    ),
+    "operations_reissue": Row(
+        only({"security"}, allowed=REDIRECT),
+        method="post",
+        kwargs=lambda o: {"pk": o["iam_account"].pk},
+    ),
+    # A credential link opens for its recipient only; to anyone else it does not exist.
+    "credential_link": Row(
+        signed_in(NOT_FOUND, employee=OK), kwargs=lambda o: {"token": o["credential_token"]}
+    ),
+    "catalogue_create": Row(only({"security"})),
+    "catalogue_edit": Row(only({"security"}), kwargs=lambda o: {"pk": o["role_group"].pk}),
+    "catalogue_sync": Row(only({"security"}, allowed=REDIRECT), method="post"),
+    "offboard_person": Row(only({"hr"}), kwargs=lambda o: {"person_id": o["leaver"].pk}),
+    "offboarding_detail": Row(only(EVIDENCE), kwargs=lambda o: {"pk": o["offboarding"].pk}),
+    "offboarding_report_json": Row(only(EVIDENCE), kwargs=lambda o: {"pk": o["offboarding"].pk}),
+    "offboarding_report_csv": Row(only(EVIDENCE), kwargs=lambda o: {"pk": o["offboarding"].pk}),
     "people_directory": Row(only({"hr"})),
     "people_import": Row(only({"hr"})),
     "person_detail": Row(only({"hr"}), kwargs=lambda o: {"pk": o["people"]["employee"].pk}),
@@ -146,12 +199,51 @@ def test_role_gets_the_designed_answer(name, role, people, matrix_objects, aws):
         assert outcome in expected, f"{role} {row.method.upper()} {url}: {outcome}"
     else:
         assert outcome == expected, f"{role} {row.method.upper()} {url}: {outcome}"
+    if row.after is not None:
+        row.after(matrix_objects, role)
 
 
 @pytest.fixture
 def matrix_objects(people: dict[str, Any]) -> dict[str, Any]:
     """Objects the parametrised URLs point at: the employee's things, seen by every role."""
-    return {"people": people}
+    from provisioning.credentials import credential_link_issue, credential_link_pending
+    from provisioning.models import AccessRequest, IamAccount, Offboarding, RoleGroup
+    from tests.factories import UserFactory
+
+    employee = people["employee"]
+    analysts = RoleGroup.objects.get(name="Analysts")
+    developers = RoleGroup.objects.get(name="Developers")
+    pending = AccessRequest.objects.create(
+        requester=employee,
+        role_group=analysts,
+        access_type="console",
+        justification="Read-only access for the quarterly report.",
+        iam_user_name="employee",
+    )
+    failed = AccessRequest.objects.create(
+        requester=employee,
+        role_group=developers,
+        access_type="console",
+        justification="Deploying the billing service to EC2.",
+        iam_user_name="employee",
+        status=AccessRequest.Status.FAILED,
+        failure_reason="LimitExceeded",
+    )
+    account = IamAccount.objects.create(owner=employee, user_name="employee")
+    link = credential_link_pending(iam_account=account)
+    token = credential_link_issue(link=link)
+    leaver = UserFactory(email="leaver@example.com", manager=people["manager"])
+    offboarding = Offboarding.objects.create(person=leaver, started_by=people["hr"])
+    return {
+        "people": people,
+        "pending_request": pending,
+        "failed_request": failed,
+        "iam_account": account,
+        "credential_token": token,
+        "role_group": analysts,
+        "leaver": leaver,
+        "offboarding": offboarding,
+    }
 
 
 @pytest.mark.django_db
