@@ -512,8 +512,13 @@ def ensure_login_profile(user_name: str, password: str) -> bool:
     except AwsError as error:
         if error.code != "EntityAlreadyExists":
             raise
-    call("UpdateLoginProfile", UserName=user_name, Password=password, PasswordResetRequired=True)
+    update_login_profile(user_name, password)
     return False
+
+
+def update_login_profile(user_name: str, password: str) -> None:
+    """A new console password for an existing login profile, to be changed at first sign-in."""
+    call("UpdateLoginProfile", UserName=user_name, Password=password, PasswordResetRequired=True)
 
 
 def create_access_key(user_name: str) -> tuple[str, str]:

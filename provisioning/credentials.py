@@ -392,7 +392,7 @@ def credential_link_reissue(
             # we can still hand over, never one set in AWS that nobody knows.
             credential_link_seal_password(link=link, password=password)
             with aws.recording() as profile_calls:
-                aws.ensure_login_profile(account.user_name, password)
+                aws.update_login_profile(account.user_name, password)
             audit.record(
                 "iam.login_profile.updated",
                 actor=actor,

@@ -1,0 +1,44 @@
+"""Of two reveals at the same instant, on two database connections, exactly one wins."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from provisioning import credentials
+from tests.provisioning.test_credential_link import PASSWORD, issued_link
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.usefixtures("postgres_required")
+def test_two_concurrent_reveals_give_the_credentials_exactly_once(employee: Any) -> None:
+    link, url = issued_link(employee)
+    token = url.rstrip("/").rsplit("/", 1)[1]
+    start = threading.Barrier(2)
+    outcomes: list[Any] = []
+
+    def reveal() -> None:
+        try:
+            start.wait(timeout=10)
+            outcomes.append(credentials.credential_link_reveal(token=token, actor=employee))
+        except credentials.CredentialLinkUnavailable as refused:
+            outcomes.append(refused)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=reveal) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    revealed = [o for o in outcomes if isinstance(o, credentials.RevealedCredentials)]
+    refused = [o for o in outcomes if isinstance(o, credentials.CredentialLinkUnavailable)]
+    assert len(revealed) == 1 and len(refused) == 1
+    assert revealed[0].password == PASSWORD
+    assert refused[0].state == "used"
+    link.refresh_from_db()
+    assert link.sealed_password is None and link.sealed_secret_key is None
