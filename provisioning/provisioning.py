@@ -493,9 +493,11 @@ def _fail(access_request: AccessRequest, reason: str, error: aws.AwsError | None
                 "attempt": access_request.attempts,
             },
         )
-        transaction.on_commit(
-            lambda: notifications.provisioning_failed(access_request), robust=True
-        )
+    try:
+        notifications.provisioning_failed(access_request)
+    except OSError:
+        # The failure is recorded and on the operations page; the email is a courtesy.
+        logger.exception("Could not email the failure of request %s", access_request.pk)
 
 
 def _release(access_request: AccessRequest, reason: str) -> None:
