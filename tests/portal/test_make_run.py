@@ -117,6 +117,7 @@ def test_make_run_serves_the_demo_stops_on_ctrl_c_and_starts_again(tmp_path):
         status, page = _get(f"{base}/accounts/login/")
         assert status == 200
         assert "Demo — fake AWS" in page
+        assert "Demo sign-ins, all with the password <code>portal-demo-pass</code>" in page
         assert _get(f"{base}/healthz")[0] == 200
         assert _get(f"{base}/outbox/")[0] == 200
         groups = list(json.loads((var_dir / "run.pids").read_text()).values())

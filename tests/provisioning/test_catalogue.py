@@ -201,7 +201,7 @@ def test_the_catalogue_page_lists_the_seeded_role_groups(client, security_admin)
     page = client.get(reverse("catalogue")).content.decode()
     for name in ("Developers", "Analysts", "Administrators", "portal-administrators"):
         assert name in page
-    assert "Sensitive: two approvals" in page
+    assert "manager and security admin" in page
     assert "Never synced" in page
 
 
