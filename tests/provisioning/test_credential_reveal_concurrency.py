@@ -12,7 +12,7 @@ from provisioning import credentials
 from tests.provisioning.test_credential_link import PASSWORD, issued_link
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("postgres_required")
 def test_two_concurrent_reveals_give_the_credentials_exactly_once(employee: Any) -> None:
     link, url = issued_link(employee)

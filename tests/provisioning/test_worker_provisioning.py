@@ -7,6 +7,7 @@ worker's environment (provisioning/aws.py)."""
 from __future__ import annotations
 
 import html
+import importlib
 import re
 import socket
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from typing import Any
 
 import boto3
 import pytest
+from django.apps import apps
 from django.test import Client
 
 from provisioning.models import AccessRequest, Approval, IamAccount
@@ -24,10 +26,8 @@ from tests.factories import RoleGroupFactory
 from tests.worker import read_outbox, running_worker, wait_until
 
 pytestmark = [
-    # serialized_rollback: the flush after each test would drop the roles and catalogue the
-    # migrations made, which the next test needs.
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-    pytest.mark.usefixtures("postgres_required"),
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("postgres_required", "roles_exist"),
 ]
 
 Status = AccessRequest.Status
@@ -45,6 +45,14 @@ QUICK = {
     "PROVISIONING_STALE_SECONDS": "3",
     "PROVISIONING_SWEEP_SECONDS": "1",
 }
+
+
+@pytest.fixture
+def roles_exist(transactional_db: None) -> None:
+    """The flush after a transactional test drops the roles a data migration made; put them
+    back before the people fixtures give people their roles."""
+    roles_migration = importlib.import_module("accounts.migrations.0002_roles")
+    roles_migration.create_roles(apps, None)
 
 
 def _iam(moto_url: str) -> Any:
