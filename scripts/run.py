@@ -11,6 +11,7 @@ Environment: PORT (web port, default 8000), PORTAL_VAR_DIR (default ./var), PORT
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -24,6 +25,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import IO
+from urllib.parse import parse_qs, urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -218,6 +220,53 @@ def _started_here(pid: int) -> bool:
     return any(mark in text for mark in ("moto.server", "celery", "runserver"))
 
 
+# --- Fake AWS that outlives a restart -------------------------------------------------------
+#
+# moto keeps its state in memory. It records every request it serves (MOTO_ENABLE_RECORDING) to
+# var/fake-aws/recording.jsonl, and the next run replays the changes, so the IAM users made in
+# an earlier run are still there. Reads are dropped from the file and passwords are replaced
+# by a placeholder (nobody can know them after their one-time reveal anyway), so what stays on
+# disk is small and holds no credential.
+
+REPLAYED_PASSWORD = "Replayed-demo-password-1!"  # noqa: S105 (a placeholder, not a secret)
+_PASSWORD_FIELDS = {"Password", "NewPassword", "OldPassword"}
+
+
+def compact_recording(recording: Path) -> int:
+    """Keep only the recorded changes, passwords replaced. Returns how many are kept. Run only
+    while the moto server is stopped: it appends to the same file."""
+    if not recording.exists():
+        return 0
+    kept: list[str] = []
+    for line in recording.read_text().splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue  # a line cut short when a run was killed
+        body = entry.get("body") or ""
+        if entry.get("body_encoded"):
+            body = base64.b64decode(body).decode("utf-8", errors="replace")
+        fields = parse_qs(body, keep_blank_values=True)
+        action = (fields.get("Action") or [""])[0]
+        if not action or action.startswith(("Get", "List")):
+            continue
+        for name in _PASSWORD_FIELDS & set(fields):
+            fields[name] = [REPLAYED_PASSWORD]
+        entry.update(body=urlencode(fields, doseq=True), body_encoded=False)
+        kept.append(json.dumps(entry))
+    partial = recording.with_suffix(".tmp")
+    partial.write_text("".join(f"{line}\n" for line in kept))
+    partial.replace(recording)
+    return len(kept)
+
+
+def replay_recording(aws_url: str) -> None:
+    url = f"{aws_url}/moto-api/recorder/replay-recording"
+    request = urllib.request.Request(url, method="POST")  # noqa: S310 (our moto server)
+    with urllib.request.urlopen(request, timeout=600):  # noqa: S310 (our moto server)
+        pass
+
+
 # --- Steps ----------------------------------------------------------------------------------
 
 
@@ -268,7 +317,7 @@ def banner(web_url: str, aws_url: str, broker: str, var_dir: Path) -> str:
   Open             {web_url}/
   Emails (outbox)  {web_url}/outbox/
   AWS_ENDPOINT_URL={aws_url}
-                   (fake AWS: a local moto server; it starts empty on every run)
+                   (fake AWS: a local moto server; its changes are replayed on the next run)
   Broker           {broker}
   Database         {var_dir / "portal.sqlite3"}
 
@@ -292,6 +341,8 @@ def main() -> int:
     ):
         folder.mkdir(parents=True, exist_ok=True)
     pid_file = var_dir / "run.pids"
+    recording = var_dir / "fake-aws" / "recording.jsonl"
+    recording.parent.mkdir(exist_ok=True)
     clean_up_leftovers(pid_file)
 
     if not port_is_free(web_port):
@@ -322,10 +373,16 @@ def main() -> int:
     started = time.monotonic()
     try:
         say(f"fake AWS: moto server on {aws_url} (log: {var_dir / 'log' / 'fake-aws.log'})")
+        changes_to_replay = compact_recording(recording)
         moto = children.start(
             "aws",
             [PYTHON, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(aws_port)],
-            {**env, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"},
+            {
+                **env,
+                "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
+                "MOTO_ENABLE_RECORDING": "True",
+                "MOTO_RECORDER_FILEPATH": str(recording),
+            },
             log_file=var_dir / "log" / "fake-aws.log",
         )
         say(f"database: migrating {var_dir / 'portal.sqlite3'}")
@@ -334,6 +391,9 @@ def main() -> int:
         manage(env, "seed_demo")
         if not wait_for_http(f"{aws_url}/moto-api/", timeout=60, alive=moto):
             raise SystemExit("the fake AWS (moto server) did not start: see var/log/fake-aws.log")
+        if changes_to_replay:
+            say(f"fake AWS: replaying {changes_to_replay} change(s) recorded by earlier runs")
+            replay_recording(aws_url)
         say("catalogue: creating the IAM groups and policies in fake AWS")
         manage(env, "sync_catalogue")
         say(f"worker with beat; broker: {broker}")
@@ -387,6 +447,7 @@ def main() -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         children.stop_all()
+        compact_recording(recording)
         say("everything stopped")
 
 

@@ -138,6 +138,9 @@ def test_make_run_serves_the_demo_stops_on_ctrl_c_and_starts_again(tmp_path):
         output = again.text()
         assert "No migrations to apply." in output
         assert "Demo people already in place." in output
+        # The fake AWS kept what the first run made: its recorded changes were replayed.
+        assert "fake AWS: replaying" in output
+        assert "Nothing changed: AWS already matches the catalogue." in output
         assert _get(f"{base}/accounts/login/")[0] == 200
         assert again.interrupt() == 0
     finally:
