@@ -11,11 +11,11 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from audit.models import AuditEvent
-from provisioning import aws
+from provisioning import aws as gateway
 from provisioning.models import RoleGroup
 
 ACCOUNT = "123456789012"
-MFA_POLICY_ARN = f"arn:aws:iam::{ACCOUNT}:policy/{aws.MFA_POLICY_NAME}"
+MFA_POLICY_ARN = f"arn:aws:iam::{ACCOUNT}:policy/{gateway.MFA_POLICY_NAME}"
 SEEDED = {
     "portal-developers": {
         "arn:aws:iam::aws:policy/AmazonEC2FullAccess",
@@ -30,9 +30,33 @@ SEEDED = {
 @pytest.fixture
 def iam(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
     # Like a real account, moto then knows AWS's managed policies (ReadOnlyAccess...), so
-    # attaching an ARN that does not exist fails as it would in AWS.
+    # attaching an ARN that does not exist fails as it would in AWS. Loading them costs a few
+    # seconds per test: the tests that need only some policy use `iam_own_policies`.
     monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     request.getfixturevalue("aws")
+
+
+@pytest.fixture
+def iam_own_policies(aws: None) -> dict[str, set[str]]:
+    """The seeded catalogue pointed at customer-managed policies made in the account, so moto
+    need not load AWS's. Returns each group's expected policies."""
+    expected: dict[str, set[str]] = {}
+    for role_group in RoleGroup.objects.all():
+        arns = []
+        for arn in role_group.managed_policy_arns:
+            name = "own-" + arn.rsplit("/", 1)[1]
+            document = {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}
+                ],
+            }
+            gateway.call("CreatePolicy", PolicyName=name, PolicyDocument=json.dumps(document))
+            arns.append(f"arn:aws:iam::{ACCOUNT}:policy/{name}")
+        role_group.managed_policy_arns = arns
+        role_group.save(update_fields=["managed_policy_arns"])
+        expected[role_group.iam_group_name] = {*arns, MFA_POLICY_ARN}
+    return expected
 
 
 def _sync() -> str:
@@ -44,12 +68,12 @@ def _sync() -> str:
 def _attached(group: str) -> set[str]:
     return {
         p["PolicyArn"]
-        for p in aws.call("ListAttachedGroupPolicies", GroupName=group)["AttachedPolicies"]
+        for p in gateway.call("ListAttachedGroupPolicies", GroupName=group)["AttachedPolicies"]
     }
 
 
 def _groups() -> set[str]:
-    return {g["GroupName"] for g in aws.call("ListGroups")["Groups"]}
+    return {g["GroupName"] for g in gateway.call("ListGroups")["Groups"]}
 
 
 @pytest.mark.django_db
@@ -60,11 +84,11 @@ def test_sync_creates_every_group_with_its_policies_and_the_mfa_policy(iam):
     for group, policies in SEEDED.items():
         assert _attached(group) == policies
         assert f"created group {group}" in output
-    assert f"created or updated policy {aws.MFA_POLICY_NAME}" in output
+    assert f"created or updated policy {gateway.MFA_POLICY_NAME}" in output
 
 
 @pytest.mark.django_db
-def test_a_second_sync_changes_nothing_and_says_so(iam):
+def test_a_second_sync_changes_nothing_and_says_so(iam_own_policies):
     _sync()
     assert _sync().strip() == "Nothing changed: AWS already matches the catalogue."
     assert AuditEvent.objects.filter(action="catalogue.synced").count() == 2
@@ -72,10 +96,10 @@ def test_a_second_sync_changes_nothing_and_says_so(iam):
 
 
 @pytest.mark.django_db
-def test_the_mfa_policy_denies_everything_but_mfa_self_service_without_mfa(iam):
+def test_the_mfa_policy_denies_everything_but_mfa_self_service_without_mfa(iam_own_policies):
     _sync()
-    version = aws.call("GetPolicy", PolicyArn=MFA_POLICY_ARN)["Policy"]["DefaultVersionId"]
-    document = aws.call("GetPolicyVersion", PolicyArn=MFA_POLICY_ARN, VersionId=version)[
+    version = gateway.call("GetPolicy", PolicyArn=MFA_POLICY_ARN)["Policy"]["DefaultVersionId"]
+    document = gateway.call("GetPolicyVersion", PolicyArn=MFA_POLICY_ARN, VersionId=version)[
         "PolicyVersion"
     ]["Document"]
     if isinstance(document, str):
@@ -94,23 +118,20 @@ def test_the_mfa_policy_denies_everything_but_mfa_self_service_without_mfa(iam):
 
 
 @pytest.mark.django_db
-def test_a_catalogue_edit_is_applied_at_the_next_sync(iam):
+def test_a_catalogue_edit_is_applied_at_the_next_sync(iam_own_policies):
     _sync()
-    RoleGroup.objects.filter(iam_group_name="portal-developers").update(
-        managed_policy_arns=["arn:aws:iam::aws:policy/AmazonEC2FullAccess"]
-    )
+    kept, dropped = sorted(iam_own_policies["portal-developers"] - {MFA_POLICY_ARN})
+    RoleGroup.objects.filter(iam_group_name="portal-developers").update(managed_policy_arns=[kept])
 
     output = _sync()
 
-    assert _attached("portal-developers") == {
-        "arn:aws:iam::aws:policy/AmazonEC2FullAccess",
-        MFA_POLICY_ARN,
-    }
-    assert "detached arn:aws:iam::aws:policy/AmazonS3FullAccess from portal-developers" in output
+    assert _attached("portal-developers") == {kept, MFA_POLICY_ARN}
+    assert f"detached {dropped} from portal-developers" in output
+    assert _attached("portal-analysts") == iam_own_policies["portal-analysts"]
 
 
 @pytest.mark.django_db
-def test_inactive_role_groups_are_left_alone(iam):
+def test_inactive_role_groups_are_left_alone(iam_own_policies):
     RoleGroup.objects.filter(iam_group_name="portal-administrators").update(active=False)
     _sync()
     assert "portal-administrators" not in _groups()
@@ -134,16 +155,16 @@ def test_unreachable_aws_stops_the_command_without_a_traceback(settings):
     settings.AWS_ENDPOINT_URL = "http://127.0.0.1:9"
     settings.AWS_MAX_ATTEMPTS = 1
     settings.AWS_CONNECT_TIMEOUT = 1
-    aws.reset_clients()
+    gateway.reset_clients()
     try:
         with pytest.raises(CommandError, match="ConnectionError"):
             _sync()
     finally:
-        aws.reset_clients()
+        gateway.reset_clients()
 
 
 @pytest.mark.django_db
-def test_the_sync_button_shows_what_changed(iam, client, security_admin):
+def test_the_sync_button_shows_what_changed(iam_own_policies, client, security_admin):
     client.force_login(security_admin)
 
     response = client.post(reverse("catalogue_sync"), follow=True)
@@ -159,7 +180,9 @@ def test_the_sync_button_shows_what_changed(iam, client, security_admin):
 
 
 @pytest.mark.django_db
-def test_the_sync_button_reports_an_aws_refusal_as_a_message(iam, client, security_admin):
+def test_the_sync_button_reports_an_aws_refusal_as_a_message(
+    iam_own_policies, client, security_admin
+):
     RoleGroup.objects.filter(iam_group_name="portal-analysts").update(
         managed_policy_arns=["arn:aws:iam::aws:policy/NoSuchPolicyAnywhere"]
     )
