@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Permission
 
 from accounts import roles
 from audit.models import AuditEvent
@@ -22,12 +23,23 @@ from tests.worker import read_outbox, running_worker, wait_until
 FINISHED = (Offboarding.Status.COMPLETED, Offboarding.Status.INCOMPLETE)
 
 
+def _hr(email: str) -> Any:
+    """An HR person. Transactional tests flush the database, and with it the role groups a data
+    migration made (permissions come back), so the permission is granted directly."""
+    person = UserFactory(email=email)
+    app_label, codename = roles.OFFBOARD_PEOPLE.split(".")
+    person.user_permissions.add(
+        Permission.objects.get(codename=codename, content_type__app_label=app_label)
+    )
+    return person
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_mid_teardown_finishes_after_a_restart_with_a_correct_report(
     aws_server: str, redis_url: str, postgres_required: None, tmp_path: Any, settings: Any
 ) -> None:
     strict_iam.use_strict_iam(settings)
-    hr = UserFactory(email="hr-kill@example.com", roles=[roles.HR])
+    hr = _hr("hr-kill@example.com")
     leaver = UserFactory(email="killed@example.com")
     strict_iam.load_user("killed.leaver", simulated=False)
     IamAccount.objects.create(owner=leaver, user_name="killed.leaver")
