@@ -7,7 +7,6 @@ worker's environment (provisioning/aws.py)."""
 from __future__ import annotations
 
 import html
-import importlib
 import re
 import socket
 from collections.abc import Iterator
@@ -17,7 +16,6 @@ from typing import Any
 
 import boto3
 import pytest
-from django.apps import apps
 from django.test import Client
 
 from provisioning.models import AccessRequest, Approval, IamAccount
@@ -27,7 +25,7 @@ from tests.worker import read_outbox, running_worker, wait_until
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("postgres_required", "roles_exist"),
+    pytest.mark.usefixtures("postgres_required"),
 ]
 
 Status = AccessRequest.Status
@@ -45,14 +43,6 @@ QUICK = {
     "PROVISIONING_STALE_SECONDS": "3",
     "PROVISIONING_SWEEP_SECONDS": "1",
 }
-
-
-@pytest.fixture
-def roles_exist(transactional_db: None) -> None:
-    """The flush after a transactional test drops the roles a data migration made; put them
-    back before the people fixtures give people their roles."""
-    roles_migration = importlib.import_module("accounts.migrations.0002_roles")
-    roles_migration.create_roles(apps, None)
 
 
 def _iam(moto_url: str) -> Any:
