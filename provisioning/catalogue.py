@@ -142,7 +142,10 @@ def catalogue_sync(*, actor: Any = None, ip: str | None = None) -> list[str]:
 def _record_sync(
     actor: Any, ip: str | None, changes: list[str], calls: aws.CallLog, error: str = ""
 ) -> None:
-    data: dict[str, Any] = {"changes": changes, "aws_request_ids": calls.request_ids}
+    data: dict[str, Any] = {"changes": changes}
+    if changes or error:
+        # The request ids tie the row to CloudTrail; a sync that only read has nothing to tie.
+        data["aws_request_ids"] = calls.request_ids
     if error:
         data["error"] = error
     audit.record("catalogue.synced", actor=actor, target="catalogue", data=data, ip=ip)
