@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.core import mail
+from django.db import connections
 from django.utils import timezone
 
 from audit.models import AuditEvent
@@ -19,7 +20,14 @@ from provisioning.models import (
     Offboarding,
     RoleGroup,
 )
-from provisioning.offboarding import STEPS, offboarding_start, offboarding_teardown
+from provisioning.offboarding import (
+    _TEARDOWN_LOCK_NAMESPACE,
+    STEPS,
+    OffboardingBusy,
+    offboarding_start,
+    offboarding_teardown,
+)
+from provisioning.tasks import OFFBOARDING_MAX_RETRIES
 from tests import strict_iam
 from tests.factories import UserFactory
 
@@ -308,3 +316,42 @@ def test_every_iam_user_loses_console_and_keys_before_any_is_taken_apart(
         if call[0] not in {"DeleteLoginProfile", "UpdateAccessKey"}
     )
     assert last_cut < first_other
+
+
+def test_when_retries_run_out_the_offboarding_is_incomplete_with_the_reason(
+    strict, hr_person, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setitem(celery_app.conf, "task_eager_propagates", False)
+    settings.AWS_FAULT_INJECTION = "before:DeleteSSHPublicKey:throttle=1000"
+    leaver, _, _ = _leaver_with_loaded_user()
+
+    offboarding = _offboard(hr_person, leaver, django_capture_on_commit_callbacks)
+
+    assert offboarding.status == Offboarding.Status.INCOMPLETE
+    assert "gave up" in offboarding.failure_reason
+    assert "Throttling" in offboarding.failure_reason
+    [entry] = offboarding.report["accounts"]
+    assert entry["kinds"]["ssh_public_keys"]["remaining"] == 1
+    assert entry["kinds"]["login_profile"]["remaining"] == 0
+    assert offboarding.attempts == OFFBOARDING_MAX_RETRIES + 1
+
+
+@pytest.mark.usefixtures("postgres_required")
+def test_a_teardown_held_by_another_worker_is_left_to_it(strict, hr_person):
+    leaver, _, _ = _leaver_with_loaded_user()
+    offboarding = offboarding_start(actor=hr_person, person=leaver, enqueue=False)
+    other_worker = connections.create_connection("default")
+    try:
+        with other_worker.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_lock(%s, %s)", [_TEARDOWN_LOCK_NAMESPACE, offboarding.pk]
+            )
+        with pytest.raises(OffboardingBusy):
+            offboarding_teardown(offboarding_id=offboarding.pk)
+    finally:
+        other_worker.close()
+    offboarding.refresh_from_db()
+    assert offboarding.status == Offboarding.Status.PENDING
+    assert aws.read_user("erin.leaver").login_profile
+    # Once the other worker is gone (its connection closed), the lock is free again.
+    assert offboarding_teardown(offboarding_id=offboarding.pk).status == "completed"
