@@ -103,15 +103,6 @@ def offboarding_get(pk: int) -> Offboarding:
     )
 
 
-def offboarding_latest_for(person: User) -> Offboarding | None:
-    return (
-        Offboarding.objects.filter(person=person)
-        .select_related("started_by")
-        .order_by("-started_at")
-        .first()
-    )
-
-
 def _holders(permission: str) -> QuerySet[User]:
     app_label, codename = permission.split(".")
     holds = (
