@@ -30,6 +30,24 @@ OPERATE_PROVISIONING = "provisioning.operate_provisioning"
 VIEW_AUDIT = "audit.view_audit"
 
 
+def ensure_roles(*, using: str = "default") -> None:
+    """Every role group exists with its permissions (idempotent)."""
+    from django.contrib.auth.models import Group, Permission
+    from django.contrib.contenttypes.models import ContentType
+
+    models_of = {"accounts": "user", "provisioning": "rolegroup", "audit": "auditevent"}
+    for role, permissions in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.using(using).get_or_create(name=role)
+        for app_label, codename in permissions:
+            content_type, _ = ContentType.objects.db_manager(using).get_or_create(
+                app_label=app_label, model=models_of[app_label]
+            )
+            permission, _ = Permission.objects.using(using).get_or_create(
+                content_type=content_type, codename=codename, defaults={"name": codename}
+            )
+            group.permissions.add(permission)
+
+
 def is_manager(user: Any) -> bool:
     if not getattr(user, "is_authenticated", False):
         return False

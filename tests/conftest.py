@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.db.backends.signals import connection_created
+from django.db.models.signals import post_migrate
 
 from accounts import roles
 from tests.factories import UserFactory
@@ -42,6 +43,20 @@ def _allow_audit_flush(sender: Any, connection: Any, **kwargs: Any) -> None:
 
 
 connection_created.connect(_allow_audit_flush)
+
+
+def _reseed_catalogue(sender: Any, using: str = "default", **kwargs: Any) -> None:
+    # The flush after a transactional test empties every table; the roles come back by
+    # themselves (accounts/apps.py), the starting catalogue is data, so tests put it back.
+    from importlib import import_module
+
+    from provisioning.models import RoleGroup
+
+    for entry in import_module("provisioning.migrations.0002_seed_catalogue").CATALOGUE:
+        RoleGroup.objects.using(using).get_or_create(name=entry["name"], defaults=entry)
+
+
+post_migrate.connect(_reseed_catalogue, dispatch_uid="tests.reseed_catalogue")
 
 
 def service_reachable(host: str, port: int) -> bool:
