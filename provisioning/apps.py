@@ -6,4 +6,7 @@ class ProvisioningConfig(AppConfig):
     verbose_name = "Access provisioning"
 
     def ready(self) -> None:
-        from provisioning import checks  # noqa: F401  (registers the AWS system checks)
+        from provisioning import (
+            checks,  # noqa: F401  (registers the AWS system checks)
+            worker_guard,  # noqa: F401  (the worker refuses root credentials at start)
+        )

@@ -5,6 +5,7 @@ import socket
 from collections.abc import Iterator
 from typing import Any
 
+import botocore.handlers
 import pytest
 from django.conf import settings
 from django.db.backends.signals import connection_created
@@ -161,6 +162,32 @@ def aws_server(moto_server: str, settings: Any) -> Iterator[str]:
     gateway.reset_clients()
     gateway.reset_faults()
     yield moto_server
+    gateway.reset_clients()
+
+
+# --- AWS answering as the account root -----------------------------------------------------
+
+ROOT_ARN = "arn:aws:iam::123456789012:root"
+
+
+@pytest.fixture
+def root_credentials(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto answers GetCallerIdentity with a user ARN whatever the keys; real AWS answers the
+    root ARN for root keys. Every botocore session made from now on rewrites the answer, as
+    AWS would give it, after moto has produced it."""
+
+    def answer_as_root(parsed: dict[str, Any] | None = None, **_: Any) -> None:
+        if parsed is not None and "Arn" in parsed:
+            parsed["Arn"] = ROOT_ARN
+            parsed["UserId"] = "123456789012"
+
+    monkeypatch.setattr(
+        botocore.handlers,
+        "BUILTIN_HANDLERS",
+        [*botocore.handlers.BUILTIN_HANDLERS, ("after-call.sts.GetCallerIdentity", answer_as_root)],
+    )
+    from provisioning import aws as gateway
+
     gateway.reset_clients()
 
 

@@ -4,36 +4,14 @@ unreachable AWS with a warning."""
 from __future__ import annotations
 
 import time
-from typing import Any
 
-import botocore.handlers
 import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
 from provisioning import aws as gateway
 from provisioning.checks import aws_credentials_are_not_root
-
-ROOT_ARN = "arn:aws:iam::123456789012:root"
-
-
-@pytest.fixture
-def root_credentials(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    """moto answers GetCallerIdentity with a user ARN whatever the keys; real AWS answers the
-    root ARN for root keys. Every botocore session made from now on rewrites the answer, as
-    AWS would give it, after moto has produced it."""
-
-    def answer_as_root(parsed: dict[str, Any] | None = None, **_: Any) -> None:
-        if parsed is not None and "Arn" in parsed:
-            parsed["Arn"] = ROOT_ARN
-            parsed["UserId"] = "123456789012"
-
-    monkeypatch.setattr(
-        botocore.handlers,
-        "BUILTIN_HANDLERS",
-        [*botocore.handlers.BUILTIN_HANDLERS, ("after-call.sts.GetCallerIdentity", answer_as_root)],
-    )
-    gateway.reset_clients()
+from tests.conftest import ROOT_ARN
 
 
 def test_root_credentials_are_refused_by_the_system_check(root_credentials):
