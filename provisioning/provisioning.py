@@ -133,7 +133,11 @@ def _audit(
     audit.record(
         action,
         target=_target(access_request),
-        data={**data, "aws_request_ids": calls.request_ids if calls else []},
+        data={
+            **data,
+            "attempt": access_request.attempts,
+            "aws_request_ids": calls.request_ids if calls else [],
+        },
     )
 
 
@@ -146,6 +150,7 @@ class _Run:
     # True only when this very run created the IAM user: nothing else can be on it yet, so
     # the checks a resumed run needs (existing login profile, unrecorded keys) are skipped.
     created_user: bool = False
+    link: CredentialLink | None = None
 
     @property
     def steps(self) -> list[str]:
@@ -229,9 +234,16 @@ def _step_group(run: _Run, account: IamAccount) -> None:
 
 
 def _pending_link(run: _Run, account: IamAccount) -> CredentialLink:
-    return credentials.credential_link_pending(
-        iam_account=account, access_request=run.access_request
-    )
+    """The link collecting this request's new credentials, kept for the rest of the run."""
+    if run.link is None:
+        run.link = credentials.credential_link_pending(
+            iam_account=account, access_request=run.access_request
+        )
+        # Already in memory: spare the email its queries.
+        run.link.iam_account = account
+        run.link.recipient = run.access_request.requester
+        run.link.request = run.access_request
+    return run.link
 
 
 def _step_console(run: _Run, account: IamAccount) -> None:
@@ -257,7 +269,9 @@ def _step_console(run: _Run, account: IamAccount) -> None:
     # A run that died after sealing a password left it here: use that one, whether or not it
     # reached AWS, so AWS and the link agree.
     link = (
-        CredentialLink.objects.filter(
+        None
+        if run.created_user
+        else CredentialLink.objects.filter(
             request=access_request,
             iam_account=account,
             issued_at__isnull=True,
@@ -275,7 +289,9 @@ def _step_console(run: _Run, account: IamAccount) -> None:
                 _record(access_request, "console")
                 _audit(access_request, "iam.login_profile.kept", calls, iam_user=user_name)
             return
-        if link is None or password is None:
+        if link is not None:
+            run.link = link
+        else:
             link = _pending_link(run, account)
             policy = PasswordPolicy.from_aws(aws.account_password_policy())
             password = password_generate(policy)
@@ -312,12 +328,13 @@ def _step_access_key(run: _Run, account: IamAccount) -> None:
     wanted = access_request.access_type in KEY_TYPES
     if not wanted and run.created_user:
         return
-    recorded = {
-        record.access_key_id: record
-        for record in AccessKeyRecord.objects.filter(iam_account=account, deleted_at__isnull=True)
-    }
     live: list[str] = []
     if not run.created_user:
+        recorded = set(
+            AccessKeyRecord.objects.filter(
+                iam_account=account, deleted_at__isnull=True
+            ).values_list("access_key_id", flat=True)
+        )
         with aws.recording() as calls:
             in_aws = aws.access_key_ids(user_name)
             for key_id in in_aws:
@@ -376,7 +393,8 @@ def _step_notify_and_finish(run: _Run, account: IamAccount) -> None:
     access_request = run.access_request
     emailed = False
     if "notify" not in run.steps:
-        link = (
+        # This run's link, or (resuming) the one an earlier run filled.
+        link = run.link or (
             CredentialLink.objects.filter(
                 request=access_request, issued_at__isnull=True, revoked_at__isnull=True
             )
@@ -422,7 +440,6 @@ def _step_notify_and_finish(run: _Run, account: IamAccount) -> None:
             role_group=access_request.role_group.name if access_request.role_group else None,
             access_type=access_request.access_type,
             email="sent" if emailed else "unconfirmed",
-            attempt=access_request.attempts,
         )
 
 
@@ -541,12 +558,6 @@ def access_request_provision(
     try:
         if not access_request.requester.is_active:
             raise PortalError(f"{access_request.requester} has left: nothing is provisioned.")
-        with transaction.atomic():
-            audit.record(
-                "request.provisioning_started",
-                target=_target(access_request),
-                data={"attempt": access_request.attempts, "resuming": access_request.steps_done},
-            )
         account = _step_iam_user(run)
         _step_group(run, account)
         _step_console(run, account)
