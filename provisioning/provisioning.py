@@ -554,7 +554,18 @@ def access_request_provision(
     access_request = _claim(request_id)
     if access_request is None:
         return "skipped"
-    run = _Run(access_request)
+    try:
+        return _provision(_Run(access_request), final_attempt, interruptions)
+    except _ClaimLost:
+        # Even while recording a failure: the run that holds the request now decides.
+        logger.warning("Request %s: another run took over; this one stops.", request_id)
+        return "skipped"
+
+
+def _provision(
+    run: _Run, final_attempt: bool, interruptions: tuple[type[BaseException], ...]
+) -> str:
+    access_request = run.access_request
     try:
         if not access_request.requester.is_active:
             raise PortalError(f"{access_request.requester} has left: nothing is provisioned.")
@@ -563,9 +574,6 @@ def access_request_provision(
         _step_console(run, account)
         _step_access_key(run, account)
         _step_notify_and_finish(run, account)
-    except _ClaimLost:
-        logger.warning("Request %s: another run took over; this one stops.", request_id)
-        return "skipped"
     except aws.AwsError as error:
         if error.transient and not final_attempt:
             _release(access_request, str(error))

@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.core import mail
+from django.db.models import F
 from django.utils import timezone
 
 from audit.models import AuditEvent
 from provisioning import aws, credentials, notifications
-from provisioning.models import AccessKeyRecord, AccessRequest, CredentialLink
+from provisioning.models import AccessKeyRecord, AccessRequest, CredentialLink, IamAccount
 from provisioning.provisioning import access_request_provision, access_request_retry
 from provisioning.tasks import provision_access_request
 from tests.provisioning.strict_onboarding import approved_request, use_strict_onboarding
@@ -280,3 +281,20 @@ def test_a_bug_fails_the_request_instead_of_looping(
     access_request.refresh_from_db()
     assert access_request.status == Status.FAILED
     assert "unexpected error (ZeroDivisionError)" in access_request.failure_reason
+
+
+def test_a_run_that_lost_its_claim_records_nothing(strict: Any, employee: Any) -> None:
+    access_request = approved_request(employee)
+
+    def another_run_takes_over(**_: Any) -> None:
+        AccessRequest.objects.filter(pk=access_request.pk).update(attempts=F("attempts") + 1)
+
+    aws.client().meta.events.register("after-call.iam.CreateUser", another_run_takes_over)
+
+    assert access_request_provision(request_id=access_request.pk) == "skipped"
+
+    access_request.refresh_from_db()
+    assert access_request.status == Status.PROVISIONING
+    assert access_request.steps_done == []
+    assert not IamAccount.objects.exists()
+    assert mail.outbox == []
