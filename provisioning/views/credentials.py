@@ -47,9 +47,16 @@ for _logger_name in ("django.request", "django.server"):
     logging.getLogger(_logger_name).addFilter(_WithholdLinkTokens())
 
 
+# Not "no-referrer": under it browsers send `Origin: null` with the page's own POSTs (reveal,
+# sign out), which CSRF protection rightly refuses. "same-origin" keeps the guarantee that
+# matters, no Referer (and so no token) ever leaves for another site, and CSP loads nothing
+# from one anyway.
+REFERRER_POLICY = "same-origin"
+
+
 def _private(response: HttpResponse) -> HttpResponse:
     add_never_cache_headers(response)
-    response["Referrer-Policy"] = "no-referrer"
+    response["Referrer-Policy"] = REFERRER_POLICY
     return response
 
 
