@@ -12,7 +12,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -756,63 +756,22 @@ def delete_login_profile(user_name: str) -> list[str]:
     return ["console password"]
 
 
-def _access_keys(user_name: str) -> list[dict[str, Any]]:
+def _listed(operation: str, key: str, user_name: str) -> list[Any]:
+    """A paginated list about the user; empty when the user is already gone."""
     try:
-        return pages("ListAccessKeys", "AccessKeyMetadata", UserName=user_name)
+        return pages(operation, key, UserName=user_name)
     except AwsError as error:
         if _gone(error):
             return []
         raise
 
 
-def deactivate_access_keys(user_name: str) -> list[str]:
-    """Inactive at once, so a key stops working even if deleting it fails later."""
+def _remove_each(identifiers: Iterable[str], remove: Callable[[str], object]) -> list[str]:
+    """Remove each thing; one already gone counts as removed by someone else, not by us."""
     done = []
-    for key in _access_keys(user_name):
-        if key.get("Status") == "Inactive":
-            continue
+    for identifier in identifiers:
         try:
-            call(
-                "UpdateAccessKey",
-                UserName=user_name,
-                AccessKeyId=key["AccessKeyId"],
-                Status="Inactive",
-            )
-        except AwsError as error:
-            if _gone(error):
-                continue
-            raise
-        done.append(key["AccessKeyId"])
-    return done
-
-
-def delete_access_keys(user_name: str) -> list[str]:
-    done = []
-    for key in _access_keys(user_name):
-        try:
-            call("DeleteAccessKey", UserName=user_name, AccessKeyId=key["AccessKeyId"])
-        except AwsError as error:
-            if _gone(error):
-                continue
-            raise
-        done.append(key["AccessKeyId"])
-    return done
-
-
-def _delete_each(
-    list_operation: str, key: str, id_field: str, delete_operation: str, user_name: str
-) -> list[str]:
-    try:
-        items = pages(list_operation, key, UserName=user_name)
-    except AwsError as error:
-        if _gone(error):
-            return []
-        raise
-    done = []
-    for item in items:
-        identifier = item[id_field]
-        try:
-            call(delete_operation, UserName=user_name, **{id_field: identifier})
+            remove(identifier)
         except AwsError as error:
             if _gone(error):
                 continue
@@ -821,19 +780,38 @@ def _delete_each(
     return done
 
 
+def _access_keys(user_name: str) -> list[dict[str, Any]]:
+    return _listed("ListAccessKeys", "AccessKeyMetadata", user_name)
+
+
+def deactivate_access_keys(user_name: str) -> list[str]:
+    """Inactive at once, so a key stops working even if deleting it fails later."""
+    return _remove_each(
+        (key["AccessKeyId"] for key in _access_keys(user_name) if key.get("Status") != "Inactive"),
+        lambda key_id: call(
+            "UpdateAccessKey", UserName=user_name, AccessKeyId=key_id, Status="Inactive"
+        ),
+    )
+
+
+def delete_access_keys(user_name: str) -> list[str]:
+    return _remove_each(
+        (key["AccessKeyId"] for key in _access_keys(user_name)),
+        lambda key_id: call("DeleteAccessKey", UserName=user_name, AccessKeyId=key_id),
+    )
+
+
 def delete_signing_certificates(user_name: str) -> list[str]:
-    return _delete_each(
-        "ListSigningCertificates",
-        "Certificates",
-        "CertificateId",
-        "DeleteSigningCertificate",
-        user_name,
+    return _remove_each(
+        (c["CertificateId"] for c in _listed("ListSigningCertificates", "Certificates", user_name)),
+        lambda cert_id: call("DeleteSigningCertificate", UserName=user_name, CertificateId=cert_id),
     )
 
 
 def delete_ssh_public_keys(user_name: str) -> list[str]:
-    return _delete_each(
-        "ListSSHPublicKeys", "SSHPublicKeys", "SSHPublicKeyId", "DeleteSSHPublicKey", user_name
+    return _remove_each(
+        (k["SSHPublicKeyId"] for k in _listed("ListSSHPublicKeys", "SSHPublicKeys", user_name)),
+        lambda key_id: call("DeleteSSHPublicKey", UserName=user_name, SSHPublicKeyId=key_id),
     )
 
 
@@ -841,23 +819,17 @@ def delete_service_specific_credentials(user_name: str) -> list[str]:
     try:
         identifiers = _service_specific_credential_ids(user_name)
     except AwsError as error:
-        if _gone(error):
-            return []
-        raise
-    done = []
-    for identifier in identifiers:
-        try:
-            call(
-                "DeleteServiceSpecificCredential",
-                UserName=user_name,
-                ServiceSpecificCredentialId=identifier,
-            )
-        except AwsError as error:
-            if _gone(error):
-                continue
+        if not _gone(error):
             raise
-        done.append(identifier)
-    return done
+        identifiers = []
+    return _remove_each(
+        identifiers,
+        lambda credential_id: call(
+            "DeleteServiceSpecificCredential",
+            UserName=user_name,
+            ServiceSpecificCredentialId=credential_id,
+        ),
+    )
 
 
 def remove_mfa_devices(
@@ -899,62 +871,31 @@ def remove_mfa_devices(
 
 
 def delete_inline_policies(user_name: str, *, keep: tuple[str, ...] = ()) -> list[str]:
-    try:
-        names = pages("ListUserPolicies", "PolicyNames", UserName=user_name)
-    except AwsError as error:
-        if _gone(error):
-            return []
-        raise
-    done = []
-    for name in names:
-        if name in keep:
-            continue
-        try:
-            call("DeleteUserPolicy", UserName=user_name, PolicyName=name)
-        except AwsError as error:
-            if _gone(error):
-                continue
-            raise
-        done.append(name)
-    return done
+    return _remove_each(
+        (
+            name
+            for name in _listed("ListUserPolicies", "PolicyNames", user_name)
+            if name not in keep
+        ),
+        lambda name: call("DeleteUserPolicy", UserName=user_name, PolicyName=name),
+    )
 
 
 def detach_user_policies(user_name: str) -> list[str]:
-    try:
-        attached = pages("ListAttachedUserPolicies", "AttachedPolicies", UserName=user_name)
-    except AwsError as error:
-        if _gone(error):
-            return []
-        raise
-    done = []
-    for policy in attached:
-        try:
-            call("DetachUserPolicy", UserName=user_name, PolicyArn=policy["PolicyArn"])
-        except AwsError as error:
-            if _gone(error):
-                continue
-            raise
-        done.append(policy["PolicyArn"])
-    return done
+    return _remove_each(
+        (
+            p["PolicyArn"]
+            for p in _listed("ListAttachedUserPolicies", "AttachedPolicies", user_name)
+        ),
+        lambda arn: call("DetachUserPolicy", UserName=user_name, PolicyArn=arn),
+    )
 
 
 def remove_from_groups(user_name: str) -> list[str]:
-    try:
-        groups = pages("ListGroupsForUser", "Groups", UserName=user_name)
-    except AwsError as error:
-        if _gone(error):
-            return []
-        raise
-    done = []
-    for group in groups:
-        try:
-            call("RemoveUserFromGroup", UserName=user_name, GroupName=group["GroupName"])
-        except AwsError as error:
-            if _gone(error):
-                continue
-            raise
-        done.append(group["GroupName"])
-    return done
+    return _remove_each(
+        (group["GroupName"] for group in _listed("ListGroupsForUser", "Groups", user_name)),
+        lambda group: call("RemoveUserFromGroup", UserName=user_name, GroupName=group),
+    )
 
 
 def delete_permissions_boundary(user_name: str) -> list[str]:
