@@ -93,22 +93,6 @@ def postgres_required() -> None:
 
 
 @pytest.fixture(autouse=True)
-def _roles_after_flush(request: pytest.FixtureRequest) -> None:
-    """A transactional test ends with a flush, which drops the roles (groups) a data migration
-    made; any later transactional test would find people without their roles. Put them back
-    before the people fixtures run (autouse fixtures come first)."""
-    marker = request.node.get_closest_marker("django_db")
-    if marker is None or not marker.kwargs.get("transaction"):
-        return
-    import importlib
-
-    from django.apps import apps
-
-    request.getfixturevalue("transactional_db")
-    importlib.import_module("accounts.migrations.0002_roles").create_roles(apps, None)
-
-
-@pytest.fixture(autouse=True)
 def _aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     # Never let a test reach a real AWS account, whatever the machine has configured.
     for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
