@@ -283,6 +283,10 @@ CELERY_BEAT_SCHEDULE["sweep-stuck-requests"] = {
     "task": "provisioning.tasks.sweep_stuck_requests",
     "schedule": float(env_int("PROVISIONING_SWEEP_SECONDS", 60)),
 }
+CELERY_BEAT_SCHEDULE["sweep-stuck-offboardings"] = {
+    "task": "provisioning.tasks.sweep_stuck_offboardings",
+    "schedule": float(env_int("PROVISIONING_SWEEP_SECONDS", 60)),
+}
 
 # --- AWS ------------------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ import json
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -782,3 +782,35 @@ def offboarding_report_csv(*, offboarding: Offboarding) -> str:
                 ]
             )
     return out.getvalue()
+
+
+# --- Sweeping -------------------------------------------------------------------------------
+
+
+def stuck_offboardings(*, now: datetime | None = None) -> Any:
+    """Offboardings still pending or tearing down long after HR confirmed them."""
+    cutoff = (now or timezone.now()) - timedelta(seconds=settings.PROVISIONING_STALE_SECONDS)
+    return Offboarding.objects.filter(
+        status__in=[Offboarding.Status.PENDING, Offboarding.Status.IN_PROGRESS],
+        started_at__lt=cutoff,
+    ).order_by("pk")
+
+
+def stuck_offboardings_sweep(
+    *, now: datetime | None = None, enqueue: Callable[[int], Any] | None = None
+) -> list[int]:
+    """Re-enqueue stuck teardowns (beat). A duplicate of a live run is harmless: the teardown
+    holds a lock per offboarding and resumes from its recorded steps."""
+    enqueue = enqueue or teardown_offboarding.delay
+    swept = []
+    for pk, status in stuck_offboardings(now=now).values_list("pk", "status")[:500]:
+        try:
+            enqueue(pk)
+        except Exception:
+            logger.warning("Could not enqueue offboarding %s; the next sweep retries.", pk)
+            break
+        audit.record("offboarding.requeued", target=f"offboarding:{pk}", data={"was": status})
+        swept.append(pk)
+    if swept:
+        logger.info("Re-enqueued %d stuck offboardings: %s", len(swept), swept)
+    return swept

@@ -20,8 +20,8 @@ logger = logging.getLogger(__name__)
 
 class SweptTask(DjangoTask):
     """`delay_on_commit` that never raises into the caller. By the time it runs the approval
-    is committed; if the broker is down, the request stays approved and the stuck-request
-    sweeper enqueues it once the broker is back. The person approving sees no error."""
+    (or HR's offboarding) is committed; if the broker is down, the work stays where it is and
+    a sweeper enqueues it once the broker is back. The person clicking sees no error."""
 
     def delay_on_commit(self, *args: Any, **kwargs: Any) -> None:
         transaction.on_commit(functools.partial(self._delay_or_log, *args, **kwargs))
@@ -118,6 +118,7 @@ def _offboarding_backoff(retries: int) -> int:
 
 
 @shared_task(
+    base=SweptTask,
     bind=True,
     acks_late=True,
     reject_on_worker_lost=True,
@@ -156,3 +157,15 @@ def teardown_offboarding(self, offboarding_id: int) -> None:
         offboarding_give_up(
             offboarding_id=offboarding_id, reason=f"unexpected error ({type(error).__name__})"
         )
+
+
+@shared_task(
+    soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
+    time_limit=settings.CELERY_TASK_TIME_LIMIT,
+)
+def sweep_stuck_offboardings() -> int:
+    """Beat, with the request sweeper: re-enqueue teardowns whose task was lost (the broker
+    was down when HR confirmed) or whose worker died and was not redelivered."""
+    from provisioning.offboarding import stuck_offboardings_sweep
+
+    return len(stuck_offboardings_sweep())

@@ -144,6 +144,31 @@ def real_broker() -> Iterator[None]:
 
 
 @contextmanager
+def broker_down() -> Iterator[None]:
+    """This process's Celery publishes, for real, to a port nothing listens on (fails at once)."""
+    import socket
+
+    from portal.celery import app
+
+    def reset_pools() -> None:
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    previous = app.conf.broker_url
+    app.conf.broker_url = f"redis://127.0.0.1:{closed_port}/0"
+    reset_pools()
+    try:
+        with real_broker():
+            yield
+    finally:
+        app.conf.broker_url = previous
+        reset_pools()
+
+
+@contextmanager
 def running_worker(
     *,
     moto_url: str,

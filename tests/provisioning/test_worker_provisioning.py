@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import html
 import re
-import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +18,7 @@ from django.test import Client
 from provisioning.models import AccessRequest, Approval, IamAccount
 from provisioning.requests import access_request_approve, access_request_submit
 from tests.factories import RoleGroupFactory
-from tests.worker import read_outbox, running_worker, wait_until
+from tests.worker import broker_down, read_outbox, running_worker, wait_until
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -170,33 +167,6 @@ def test_a_worker_killed_right_after_create_user_is_resumed_without_duplicates(
     assert len(_credential_emails(outbox)) == 1
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextmanager
-def _broker_down() -> Iterator[None]:
-    """This process's Celery publishes to a port nothing listens on (fails at once)."""
-    from portal.celery import app
-    from tests.worker import real_broker
-
-    def reset_pools() -> None:
-        app._pool = None
-        app.amqp._producer_pool = None
-
-    previous = app.conf.broker_url
-    app.conf.broker_url = f"redis://127.0.0.1:{_closed_port()}/0"
-    reset_pools()
-    try:
-        with real_broker():
-            yield
-    finally:
-        app.conf.broker_url = previous
-        reset_pools()
-
-
 def test_an_approval_made_while_the_broker_is_down_is_kept_and_provisioned_later(
     aws_server: str,
     redis_url: str,
@@ -205,7 +175,7 @@ def test_an_approval_made_while_the_broker_is_down_is_kept_and_provisioned_later
     manager: Any,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    with _broker_down():
+    with broker_down():
         approved = _submit_and_approve(employee, manager, AccessType.PROGRAMMATIC)
 
     assert _status(approved.pk) == Status.APPROVED
