@@ -30,5 +30,9 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m pytest tests/bench -s -p no:randomly --override-ini addopts= $(PYTEST_ARGS)
 
+e2e: $(STAMP)
+	$(PY) -m pip install -q -r requirements-e2e.txt
+	$(PY) -m pytest tests/e2e -p no:randomly --override-ini addopts= $(PYTEST_ARGS)
+
 clean:
 	rm -rf var/*
