@@ -216,11 +216,18 @@ def _step_group(run: _Run, account: IamAccount) -> None:
             policy_arns=list(role_group.managed_policy_arns),
         )
     with transaction.atomic():
-        Grant.objects.get_or_create(
-            iam_account=account,
-            role_group=role_group,
-            revoked_at__isnull=True,
-            defaults={"request": access_request, "ends_on": access_request.end_date},
+        # A live grant of this role-group to the account (from an earlier request) is kept:
+        # the partial unique constraint turns the insert into a no-op, in one statement.
+        Grant.objects.bulk_create(
+            [
+                Grant(
+                    iam_account=account,
+                    role_group=role_group,
+                    request=access_request,
+                    ends_on=access_request.end_date,
+                )
+            ],
+            ignore_conflicts=True,
         )
         _record(access_request, "group")
         _audit(
@@ -235,7 +242,12 @@ def _step_group(run: _Run, account: IamAccount) -> None:
 
 def _pending_link(run: _Run, account: IamAccount) -> CredentialLink:
     """The link collecting this request's new credentials, kept for the rest of the run."""
-    if run.link is None:
+    if run.link is None and run.created_user:
+        # A user this run created has no links yet: no need to look for one.
+        run.link = CredentialLink.objects.create(
+            recipient_id=account.owner_id, iam_account=account, request=run.access_request
+        )
+    elif run.link is None:
         run.link = credentials.credential_link_pending(
             iam_account=account, access_request=run.access_request
         )
