@@ -59,32 +59,6 @@ def _actor_fields(actor: Any) -> tuple[int | None, str]:
     return actor.pk, getattr(actor, "email", str(actor))
 
 
-def _lock_chain_and_read_head() -> str | None:
-    """Take the chain lock, then read the head's hash. On Postgres both go in one round trip:
-    a multi-statement simple query runs its statements in order, and under READ COMMITTED
-    each takes its own snapshot, so the head is read only once the lock is held (a row
-    committed by the writer we waited for is seen)."""
-    if connection.vendor != "postgresql":
-        return AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
-    from psycopg import ClientCursor  # Django's default on Postgres (client-side binding)
-
-    table = connection.ops.quote_name(AuditEvent._meta.db_table)
-    with connection.cursor() as cursor:
-        if isinstance(cursor.cursor, ClientCursor):
-            cursor.execute(
-                f"SELECT pg_advisory_xact_lock(%s); SELECT hash FROM {table} "  # noqa: S608
-                "ORDER BY id DESC LIMIT 1",
-                [_CHAIN_LOCK_KEY],
-            )
-            cursor.nextset()
-        else:
-            # Server-side binding (extended protocol) takes one statement per round trip.
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
-            cursor.execute(f"SELECT hash FROM {table} ORDER BY id DESC LIMIT 1")  # noqa: S608
-        row = cursor.fetchone()
-    return row[0] if row else None
-
-
 def audit_record(
     *,
     action: str,
@@ -100,7 +74,10 @@ def audit_record(
     # No savepoint: the row belongs to the caller's transaction and fails with it, and the
     # two statements a savepoint costs are a fifth of every audited step's round trips.
     with transaction.atomic(savepoint=False):
-        head = _lock_chain_and_read_head()
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
+        head = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
         event = AuditEvent(
             created_at=timezone.now(),
             actor_id=actor_id,
