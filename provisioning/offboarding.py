@@ -74,19 +74,9 @@ OPEN_STATUSES = (Offboarding.Status.PENDING, Offboarding.Status.IN_PROGRESS)
 
 # Cutting access comes first, for every IAM user of the person, before anything else.
 ACCESS_STEPS = ("login_profile", "access_keys_deactivated")
-# Then the rest, in AWS's documented order; "user" deletes it (or, disabling, locks it).
-REST_STEPS = (
-    "access_keys",
-    "signing_certificates",
-    "ssh_public_keys",
-    "service_specific_credentials",
-    "mfa_devices",
-    "inline_policies",
-    "attached_policies",
-    "groups",
-    "permissions_boundary",
-    "user",
-)
+# Then the rest, in AWS's documented order (the order of aws.CREDENTIAL_KINDS, whose first,
+# the login profile, went with cutting access); "user" deletes it (or, disabling, locks it).
+REST_STEPS = (*aws.CREDENTIAL_KINDS[1:], "user")
 STEPS = ACCESS_STEPS + REST_STEPS
 
 KIND_LABELS = {
