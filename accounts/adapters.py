@@ -16,8 +16,9 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from accounts import roles
+from accounts.models import User
 from accounts.services import person_signed_up
-from accounts.signals import client_ip
+from common.http import client_ip
 
 # When this session's sign-in through allauth (password, then any MFA step) completed.
 SIGNED_IN_AT_SESSION_KEY = "portal.signed_in_at"
@@ -52,13 +53,13 @@ class PortalAccountAdapter(DefaultAccountAdapter):
             raise forms.ValidationError(f"Only @{domain} addresses can sign up.")
         return email
 
-    def save_user(self, request: HttpRequest, user: Any, form: Any, commit: bool = True) -> Any:
+    def save_user(self, request: HttpRequest, user: User, form: Any, commit: bool = True) -> User:
         user = super().save_user(request, user, form, commit=commit)
         if commit:
             person_signed_up(person=user, ip=client_ip(request))
         return user
 
-    def login(self, request: HttpRequest, user: Any) -> None:
+    def login(self, request: HttpRequest, user: User) -> None:
         super().login(request, user)
         request.session[SIGNED_IN_AT_SESSION_KEY] = time.time()
 

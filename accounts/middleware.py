@@ -8,13 +8,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
 from accounts import roles
+from accounts.models import User
 
 # Pages a privileged person may reach before setting up MFA: sign-in, MFA set-up, health.
 _MFA_EXEMPT_PREFIXES = ("account_", "mfa_")
 _MFA_EXEMPT_NAMES = {"healthz", "outbox", "outbox_message"}
 
 
-def has_mfa(user: Any) -> bool:
+def has_mfa(user: User) -> bool:
     from allauth.mfa.models import Authenticator
 
     return Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()

@@ -3,9 +3,16 @@ means having reports. Relational rules (manager-of) live in the services."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Union
 
+from django.contrib.auth.models import AnonymousUser
 from django.urls import reverse
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+# Whoever is looking at a page: a person, or nobody signed in.
+Viewer = Union["User", AnonymousUser]
 
 EMPLOYEES = "Employees"
 HR = "HR"
@@ -48,34 +55,35 @@ def ensure_roles(*, using: str = "default") -> None:
             group.permissions.add(permission)
 
 
-def is_manager(user: Any) -> bool:
-    if not getattr(user, "is_authenticated", False):
+def is_manager(user: Viewer) -> bool:
+    if isinstance(user, AnonymousUser) or not user.is_authenticated:
         return False
-    cached = getattr(user, "_portal_is_manager", None)
+    # Asked several times per page (navigation, views): once per request object.
+    cached: bool | None = getattr(user, "_portal_is_manager", None)
     if cached is None:
         cached = user.reports.filter(is_active=True).exists()
-        user._portal_is_manager = cached
+        setattr(user, "_portal_is_manager", cached)  # noqa: B010 (not a declared field)
     return cached
 
 
-def is_hr(user: Any) -> bool:
+def is_hr(user: Viewer) -> bool:
     return bool(getattr(user, "is_authenticated", False) and user.has_perm(MANAGE_PEOPLE))
 
 
-def is_security_admin(user: Any) -> bool:
+def is_security_admin(user: Viewer) -> bool:
     return bool(getattr(user, "is_authenticated", False) and user.has_perm(OPERATE_PROVISIONING))
 
 
-def is_auditor(user: Any) -> bool:
+def is_auditor(user: Viewer) -> bool:
     return bool(getattr(user, "is_authenticated", False) and user.has_perm(VIEW_AUDIT))
 
 
-def is_privileged(user: Any) -> bool:
+def is_privileged(user: Viewer) -> bool:
     """People whose pages change others' access: they must use MFA where it is required."""
     return is_manager(user) or is_hr(user) or is_security_admin(user)
 
 
-def navigation_for(user: Any) -> dict[str, bool]:
+def navigation_for(user: Viewer) -> dict[str, bool]:
     if not getattr(user, "is_authenticated", False):
         return {}
     return {
@@ -86,7 +94,7 @@ def navigation_for(user: Any) -> dict[str, bool]:
     }
 
 
-def home_url_for(user: Any) -> str:
+def home_url_for(user: Viewer) -> str:
     """Each role lands on the page where its work is."""
     if is_hr(user):
         return reverse("people_directory")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
+from accounts import roles
 from accounts.models import EmploymentStatus, User
 
 PEOPLE_PER_PAGE = 50
@@ -80,3 +81,36 @@ def manager_problem(*, person: User, manager: User | None) -> str | None:
         seen.add(above)
         above = User.objects.filter(pk=above).values_list("manager_id", flat=True).first()
     return None
+
+
+# --- Who holds a role --------------------------------------------------------------------------
+
+
+def people_with_permission(permission: str) -> QuerySet[User]:
+    """Active people who hold `permission` (by role, directly, or as superuser)."""
+    app_label, codename = permission.split(".")
+    holds = (
+        Q(
+            groups__permissions__codename=codename,
+            groups__permissions__content_type__app_label=app_label,
+        )
+        | Q(
+            user_permissions__codename=codename,
+            user_permissions__content_type__app_label=app_label,
+        )
+        | Q(is_superuser=True)
+    )
+    return User.objects.filter(holds, is_active=True).distinct().order_by("email")
+
+
+def security_admins() -> QuerySet[User]:
+    return people_with_permission(roles.OPERATE_PROVISIONING)
+
+
+def security_admin_emails(*, excluding: tuple[int | None, ...] = ()) -> list[str]:
+    return [admin.email for admin in security_admins() if admin.pk not in set(excluding)]
+
+
+def hr_emails() -> list[str]:
+    """Everyone who may offboard people: they get every offboarding's report."""
+    return list(people_with_permission(roles.OFFBOARD_PEOPLE).values_list("email", flat=True))

@@ -10,21 +10,17 @@ from django.dispatch import receiver
 from django.http import HttpRequest
 
 import audit
-
-
-def client_ip(request: HttpRequest | None) -> str | None:
-    if request is None:
-        return None
-    return request.META.get("REMOTE_ADDR") or None
+from accounts.models import User
+from common.http import client_ip
 
 
 @receiver(user_logged_in)
-def _signed_in(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
+def _signed_in(sender: Any, request: HttpRequest, user: User, **kwargs: Any) -> None:
     audit.record("auth.signed_in", actor=user, target=f"person:{user.pk}", ip=client_ip(request))
 
 
 @receiver(user_logged_out)
-def _signed_out(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
+def _signed_out(sender: Any, request: HttpRequest, user: User | None, **kwargs: Any) -> None:
     if user is not None:
         audit.record(
             "auth.signed_out", actor=user, target=f"person:{user.pk}", ip=client_ip(request)

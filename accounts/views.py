@@ -5,15 +5,16 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from accounts import people_import as people_import_service
 from accounts import roles, selectors, services
 from accounts.errors import ImportRejected, PeopleError
 from accounts.forms import PeopleImportForm, PersonEditForm
-from accounts.signals import client_ip
-from provisioning.selectors_people import access_for_person
+from accounts.http import AuthenticatedHttpRequest
+from common.http import client_ip
 
 STATUS_CHOICES = [("", "Everyone"), ("active", "Active"), ("left", "Left")]
 
@@ -21,7 +22,7 @@ STATUS_CHOICES = [("", "Everyone"), ("active", "Active"), ("left", "Left")]
 @require_GET
 @login_required
 @permission_required(roles.MANAGE_PEOPLE, raise_exception=True)
-def people_directory(request: HttpRequest) -> HttpResponse:
+def people_directory(request: AuthenticatedHttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:200]
     status = request.GET.get("status", "")
     if status not in selectors.STATUS_FILTERS:
@@ -45,7 +46,7 @@ def people_directory(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 @permission_required(roles.MANAGE_PEOPLE, raise_exception=True)
-def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def person_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     person = selectors.person_for_page(pk)
     return render(
         request,
@@ -53,7 +54,6 @@ def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "person": person,
             "reports": list(person.reports.all()),
-            "iam_accounts": access_for_person(person),
             "is_current": selectors.is_current(person),
         },
     )
@@ -62,13 +62,13 @@ def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @login_required
 @permission_required(roles.MANAGE_PEOPLE, raise_exception=True)
-def person_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def person_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     person = selectors.person_for_page(pk)
     form = PersonEditForm(request.POST if request.method == "POST" else None, person=person)
     if request.method == "POST" and form.is_valid():
         try:
             changed = services.person_update(
-                actor=request.user,  # type: ignore[arg-type]
+                actor=request.user,
                 person=person,
                 department=form.cleaned_data["department"],
                 manager=form.cleaned_data["manager"],
@@ -92,17 +92,17 @@ def person_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @login_required
 @permission_required(roles.MANAGE_PEOPLE, raise_exception=True)
-def people_import(request: HttpRequest) -> HttpResponse:
+def people_import(request: AuthenticatedHttpRequest) -> HttpResponse:
     bound = request.method == "POST"
     form = PeopleImportForm(request.POST if bound else None, request.FILES if bound else None)
     problems = []
     rejection = ""
     if request.method == "POST" and form.is_valid():
         try:
-            result = services.people_import(
-                actor=request.user,  # type: ignore[arg-type]
+            result = people_import_service.people_import(
+                actor=request.user,
                 content=form.cleaned_data["file"],
-                source=form.files["file"].name,
+                source=str(getattr(form.files.get("file"), "name", "") or ""),
                 ip=client_ip(request),
             )
         except ImportRejected as rejected:

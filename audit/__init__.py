@@ -1,14 +1,18 @@
-"""The audit trail. Other apps write through `audit.record(...)`; this app imports none of ours."""
+"""The audit trail. Other apps write through `audit.record(...)` and read the latest event of
+an action with `audit.last_event(...)`; this app imports none of ours."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from audit.services import Actor
 
 
 def record(
     action: str,
     *,
-    actor: Any = None,
+    actor: Actor = None,
     target: str = "",
     data: dict[str, Any] | None = None,
     ip: str | None = None,
@@ -19,3 +23,10 @@ def record(
     return audit_record(
         action=action, actor=actor, target=target, data=data, ip=ip, correlation_id=correlation_id
     )
+
+
+def last_event(action: str) -> Any:
+    """The newest event of `action`, or None."""
+    from audit.selectors import latest_event
+
+    return latest_event(action)

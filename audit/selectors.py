@@ -36,3 +36,7 @@ def audit_events(
     if until:
         events = events.filter(created_at__lte=datetime.combine(until, time.max, tzinfo=tz))
     return events.order_by("-id")
+
+
+def latest_event(action: str) -> AuditEvent | None:
+    return AuditEvent.objects.filter(action=action).order_by("-id").first()

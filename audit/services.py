@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Protocol
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
@@ -14,6 +14,18 @@ from django.utils import timezone
 from audit.models import AuditEvent
 
 GENESIS_HASH = "0" * 64
+
+
+class Person(Protocol):
+    """Who acted, as far as the trail needs to know: their id and email (the trail imports
+    nothing of ours, so not the User model itself)."""
+
+    pk: Any
+    email: str
+
+
+# A person, a named system actor ("scim:okta"), or None for the portal itself.
+Actor = Person | str | None
 # Every writer takes this transaction-scoped lock before reading the chain's head, so two
 # concurrent writers can never chain onto the same previous row.
 _CHAIN_LOCK_KEY = 7_142_001
@@ -51,18 +63,18 @@ def _clean(data: dict[str, Any] | None) -> dict[str, Any]:
     return json.loads(json.dumps(data, cls=DjangoJSONEncoder))
 
 
-def _actor_fields(actor: Any) -> tuple[int | None, str]:
+def _actor_fields(actor: Actor) -> tuple[int | None, str]:
     if actor is None:
         return None, "system"
     if isinstance(actor, str):
         return None, actor
-    return actor.pk, getattr(actor, "email", str(actor))
+    return actor.pk, actor.email
 
 
 def audit_record(
     *,
     action: str,
-    actor: Any = None,
+    actor: Actor = None,
     target: str = "",
     data: dict[str, Any] | None = None,
     ip: str | None = None,

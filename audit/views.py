@@ -6,17 +6,19 @@ from collections.abc import Iterator
 
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from audit.forms import AuditFilterForm
+from audit.models import AuditEvent
 from audit.selectors import audit_events
 
 VIEW_AUDIT = "audit.view_audit"
 
 
-def _filtered(request: HttpRequest) -> tuple[AuditFilterForm, object]:
+def _filtered(request: HttpRequest) -> tuple[AuditFilterForm, QuerySet[AuditEvent]]:
     form = AuditFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
     return form, audit_events(**{k: v for k, v in filters.items() if v})

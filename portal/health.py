@@ -22,7 +22,7 @@ def check_broker() -> tuple[bool, str]:
     try:
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
-            return True, conn.transport_cls if isinstance(conn.transport_cls, str) else "ok"
+            return True, str(conn.transport_cls or "ok")
     except Exception as error:  # any failure means "not healthy", reported as such
         return False, type(error).__name__
 

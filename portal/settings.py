@@ -259,7 +259,7 @@ CELERY_BEAT_SCHEDULE["send-approval-reminders"] = {
     "schedule": 3600.0,
 }
 
-# Provisioning (provisioning/provisioning.py). A run's claim on a request lapses this long
+# Provisioning (provisioning/onboarding). A run's claim on a request lapses this long
 # after its last recorded step. It must outlast the task's hard time limit, so that a lapsed
 # claim always means the run that held it is gone.
 PROVISIONING_LEASE_SECONDS = env_int("PROVISIONING_LEASE_SECONDS", CELERY_TASK_TIME_LIMIT + 30)
@@ -279,6 +279,17 @@ if PROVISIONING_STALE_SECONDS <= PROVISIONING_RETRY_MAX_SECONDS:
     raise ImproperlyConfigured(
         "PROVISIONING_STALE_SECONDS must be longer than PROVISIONING_RETRY_MAX_SECONDS"
     )
+# Offboarding (provisioning/offboarding): transient AWS errors retry after base * 2**n seconds
+# (with jitter, capped), at most this many times; a teardown another worker holds is looked
+# at again after OFFBOARDING_BUSY_RETRY_SECONDS.
+OFFBOARDING_MAX_RETRIES = env_int("OFFBOARDING_MAX_RETRIES", 8)
+OFFBOARDING_RETRY_BASE_SECONDS = env_int("OFFBOARDING_RETRY_BASE_SECONDS", 3)
+OFFBOARDING_RETRY_MAX_SECONDS = env_int("OFFBOARDING_RETRY_MAX_SECONDS", 60)
+OFFBOARDING_BUSY_RETRY_SECONDS = env_int("OFFBOARDING_BUSY_RETRY_SECONDS", 10)
+OFFBOARDING_SOFT_TIME_LIMIT = env_int("OFFBOARDING_SOFT_TIME_LIMIT", 240)
+OFFBOARDING_TIME_LIMIT = env_int("OFFBOARDING_TIME_LIMIT", 300)
+if OFFBOARDING_SOFT_TIME_LIMIT >= OFFBOARDING_TIME_LIMIT:
+    raise ImproperlyConfigured("OFFBOARDING_SOFT_TIME_LIMIT must be below OFFBOARDING_TIME_LIMIT")
 CELERY_BEAT_SCHEDULE["sweep-stuck-requests"] = {
     "task": "provisioning.tasks.sweep_stuck_requests",
     "schedule": float(env_int("PROVISIONING_SWEEP_SECONDS", 60)),
@@ -300,8 +311,14 @@ AWS_READ_TIMEOUT = env_int("AWS_READ_TIMEOUT", 20)
 AWS_IS_LOCAL_FAKE = env_bool(
     "AWS_IS_FAKE", urlparse(AWS_ENDPOINT_URL).hostname in {"127.0.0.1", "localhost", "::1"}
 )
-# Seam for tests only: see provisioning/aws.py. Never set outside the test suite.
-AWS_FAULT_INJECTION = env_str("AWS_FAULT_INJECTION", "") if not PRODUCTION else ""
+# One short attempt for what a person or a probe waits on (health, checks, the offboarding
+# preview); the work itself uses the limits above.
+AWS_QUICK_CONNECT_TIMEOUT = env_int("AWS_QUICK_CONNECT_TIMEOUT", 2)
+AWS_QUICK_READ_TIMEOUT = env_int("AWS_QUICK_READ_TIMEOUT", 3)
+# Test seams (provisioning/aws/seams.py): only portal/test_settings.py switches them on.
+AWS_TEST_SEAMS = False
+AWS_FAULT_INJECTION = ""
+AWS_CLIENT_HOOK = ""
 
 CREDENTIAL_ENCRYPTION_KEYS = env_list(
     "CREDENTIAL_ENCRYPTION_KEYS",

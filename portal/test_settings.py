@@ -45,7 +45,10 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DEBUG = False
 # WhiteNoise warns on every request when STATIC_ROOT is missing; tests never collect static.
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405
-# The strict IAM layer over moto (tests/strict_iam.py), for a worker subprocess that asks for it.
+# The AWS seams (provisioning/aws/seams.py): fault injection, and the strict IAM layer over
+# moto (tests/strict_iam.py) for a worker subprocess that asks for it.
+AWS_TEST_SEAMS = True
+AWS_FAULT_INJECTION = os.environ.get("AWS_FAULT_INJECTION", "")
 AWS_CLIENT_HOOK = "tests.strict_iam.install" if os.environ.get("PORTAL_STRICT_IAM") == "1" else ""
 # A SIGKILLed worker's task is handed out again once its visibility timeout has passed, but
 # kombu only looks every unacked_restore_interval x unacked_restore_throttle seconds (100 s by

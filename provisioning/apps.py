@@ -8,5 +8,6 @@ class ProvisioningConfig(AppConfig):
     def ready(self) -> None:
         from provisioning import (
             checks,  # noqa: F401  (registers the AWS system checks)
+            tasks,  # noqa: F401  (registers the tasks with provisioning.queue, in every process)
             worker_guard,  # noqa: F401  (the worker refuses root credentials at start)
         )

@@ -33,3 +33,44 @@ class DecisionNotAllowed(PortalError):
 
 class AlreadyDecided(PortalError):
     """The request is no longer waiting for this decision: someone else acted first."""
+
+
+# --- The catalogue ---------------------------------------------------------------------------
+
+
+class CatalogueError(PortalError):
+    """A catalogue change the portal refuses."""
+
+
+# --- Provisioning and credentials -----------------------------------------------------------
+
+
+class ProvisioningNotAllowed(PortalError):
+    """The actor may not operate provisioning (retry)."""
+
+
+class CredentialsNotAllowed(PortalError):
+    """The actor may not re-issue credentials."""
+
+
+class CredentialLinkNotFound(PortalError):
+    """No such link for this person (someone else's links do not exist, as far as they know)."""
+
+
+# --- Offboarding ----------------------------------------------------------------------------
+
+
+class OffboardingError(PortalError):
+    """An offboarding the portal refuses, with a message fit to show HR."""
+
+
+class OffboardingNotAllowed(OffboardingError):
+    """The actor may not offboard this person."""
+
+
+class OffboardingAlreadyRunning(OffboardingError):
+    """The person's previous offboarding has not finished yet."""
+
+
+class OffboardingBusy(Exception):
+    """Another worker is tearing this offboarding down right now."""

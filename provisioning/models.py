@@ -105,6 +105,9 @@ class AccessRequest(models.Model):
     steps_done = models.JSONField(default=list, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     failure_reason = models.TextField(blank=True)
+    # Active, but the worker stopped while sending the credential email: it may not have
+    # arrived, and a security admin should re-issue if the person has no link.
+    credential_email_unconfirmed = models.BooleanField(default=False)
     submitted_at = models.DateTimeField(auto_now_add=True)
     decided_at = models.DateTimeField(null=True, blank=True)
     provisioned_at = models.DateTimeField(null=True, blank=True)
@@ -125,6 +128,10 @@ class AccessRequest(models.Model):
 
     def __str__(self) -> str:
         return f"Request #{self.pk} by {self.requester_id} for {self.role_group_id}"
+
+    @property
+    def audit_target(self) -> str:
+        return f"access_request:{self.pk}"
 
 
 class Approval(models.Model):
@@ -267,3 +274,7 @@ class Offboarding(models.Model):
 
     def __str__(self) -> str:
         return f"Offboarding #{self.pk} of {self.person_id}"
+
+    @property
+    def audit_target(self) -> str:
+        return f"offboarding:{self.pk}"

@@ -1,4 +1,8 @@
-"""Thin Celery tasks: they take ids, re-read the row and call a service."""
+"""Thin Celery tasks: they take ids, call a service, and turn its outcome into a retry.
+
+Every task's time limits, retries and backoff come from settings. Services never import this
+module: they enqueue through `provisioning.queue`, where the tasks register themselves below.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,22 @@ from typing import Any
 
 from celery import shared_task
 from celery.contrib.django.task import DjangoTask
+from celery.exceptions import SoftTimeLimitExceeded
 from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.db import transaction
 
+from provisioning import aws, queue
+from provisioning.errors import OffboardingBusy
+from provisioning.offboarding.sweep import stuck_offboardings_sweep
+from provisioning.offboarding.teardown import offboarding_teardown
+from provisioning.offboarding.verify import offboarding_give_up
+from provisioning.onboarding.claims import ProvisioningDeferred
+from provisioning.onboarding.run import access_request_provision, access_request_provision_crashed
+from provisioning.onboarding.sweep import stuck_requests_sweep
+from provisioning.requests.reminders import approval_reminders_send
+
 logger = logging.getLogger(__name__)
-
-
-# --- Provisioning (onboarding) --------------------------------------------------------------
 
 
 class SweptTask(DjangoTask):
@@ -23,7 +35,7 @@ class SweptTask(DjangoTask):
     (or HR's offboarding) is committed; if the broker is down, the work stays where it is and
     a sweeper enqueues it once the broker is back. The person clicking sees no error."""
 
-    def delay_on_commit(self, *args: Any, **kwargs: Any) -> None:
+    def delay_on_commit(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]  # Celery's returns None as well; celery-types says AsyncResult
         transaction.on_commit(functools.partial(self._delay_or_log, *args, **kwargs))
 
     def _delay_or_log(self, *args: Any, **kwargs: Any) -> None:
@@ -39,13 +51,13 @@ class SweptTask(DjangoTask):
             )
 
 
-def _provisioning_backoff(retries: int) -> int:
+def _backoff(retries: int, *, base: int, maximum: int) -> int:
     return get_exponential_backoff_interval(
-        factor=settings.PROVISIONING_RETRY_BASE_SECONDS,
-        retries=retries,
-        maximum=settings.PROVISIONING_RETRY_MAX_SECONDS,
-        full_jitter=True,
+        factor=base, retries=retries, maximum=maximum, full_jitter=True
     )
+
+
+# --- Onboarding -----------------------------------------------------------------------------
 
 
 @shared_task(
@@ -58,17 +70,9 @@ def _provisioning_backoff(retries: int) -> int:
     max_retries=settings.PROVISIONING_MAX_RETRIES,
 )
 def provision_access_request(self: Any, request_id: int) -> str:
-    """Provision an approved access request (provisioning/provisioning.py). Takes the id only:
+    """Provision an approved access request (provisioning/onboarding). Takes the id only:
     secrets never travel through the broker. Acks late and is re-delivered if its worker dies;
     the claim and the recorded steps make any re-delivery safe."""
-    from celery.exceptions import SoftTimeLimitExceeded
-
-    from provisioning.provisioning import (
-        ProvisioningDeferred,
-        access_request_provision,
-        access_request_provision_crashed,
-    )
-
     try:
         return access_request_provision(
             request_id=request_id,
@@ -76,7 +80,12 @@ def provision_access_request(self: Any, request_id: int) -> str:
             interruptions=(SoftTimeLimitExceeded,),
         )
     except ProvisioningDeferred:
-        raise self.retry(countdown=_provisioning_backoff(self.request.retries)) from None
+        countdown = _backoff(
+            self.request.retries,
+            base=settings.PROVISIONING_RETRY_BASE_SECONDS,
+            maximum=settings.PROVISIONING_RETRY_MAX_SECONDS,
+        )
+        raise self.retry(countdown=countdown) from None
     except Exception as error:
         logger.exception("Provisioning request %s failed unexpectedly", request_id)
         access_request_provision_crashed(request_id=request_id, error=error)
@@ -90,31 +99,22 @@ def provision_access_request(self: Any, request_id: int) -> str:
 def sweep_stuck_requests() -> int:
     """Beat, every PROVISIONING_SWEEP_SECONDS: re-enqueue requests stuck in approved (their
     task was lost) or provisioning (their worker died)."""
-    from provisioning.provisioning import stuck_requests_sweep
-
     return len(stuck_requests_sweep())
 
 
-# --- Approval reminders (access requests) ---------------------------------------------------
+# --- Approval reminders ---------------------------------------------------------------------
 
 
-@shared_task
+@shared_task(
+    soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
+    time_limit=settings.CELERY_TASK_TIME_LIMIT,
+)
 def send_approval_reminders() -> int:
     """Hourly (beat): remind approvers of requests pending longer than APPROVAL_REMINDER_HOURS."""
-    # Imported here: provisioning.requests enqueues provisioning from this module.
-    from provisioning.requests import approval_reminders_send
-
     return approval_reminders_send()
 
 
 # --- Offboarding ----------------------------------------------------------------------------
-
-OFFBOARDING_MAX_RETRIES = 8
-
-
-def _offboarding_backoff(retries: int) -> int:
-    """Seconds before retrying a transient AWS failure: 3, 6, 12, ... capped at a minute."""
-    return min(3 * 2**retries, 60)
 
 
 @shared_task(
@@ -122,38 +122,32 @@ def _offboarding_backoff(retries: int) -> int:
     bind=True,
     acks_late=True,
     reject_on_worker_lost=True,
-    soft_time_limit=240,
-    time_limit=300,
-    max_retries=OFFBOARDING_MAX_RETRIES,
+    soft_time_limit=settings.OFFBOARDING_SOFT_TIME_LIMIT,
+    time_limit=settings.OFFBOARDING_TIME_LIMIT,
+    max_retries=settings.OFFBOARDING_MAX_RETRIES,
 )
-def teardown_offboarding(self, offboarding_id: int) -> None:
-    """Tear down a leaver's IAM users and verify (provisioning/offboarding.py). Acks late: a
+def teardown_offboarding(self: Any, offboarding_id: int) -> None:
+    """Tear down a leaver's IAM users and verify (provisioning/offboarding). Acks late: a
     worker killed mid-teardown leaves the message to be redelivered, and the recorded steps
     make the next run resume where it stopped."""
-    import logging
-
-    from celery.exceptions import SoftTimeLimitExceeded
-
-    from provisioning import aws
-    from provisioning.offboarding import (
-        OffboardingBusy,
-        offboarding_give_up,
-        offboarding_teardown,
-    )
-
     try:
         offboarding_teardown(offboarding_id=offboarding_id)
     except OffboardingBusy:
         # Another worker is on it; look again later. Once it has finished this is a no-op.
         if self.request.retries < self.max_retries:
-            raise self.retry(countdown=10) from None
+            raise self.retry(countdown=settings.OFFBOARDING_BUSY_RETRY_SECONDS) from None
     except (aws.AwsError, SoftTimeLimitExceeded) as error:
         transient = isinstance(error, SoftTimeLimitExceeded) or error.transient
         if transient and self.request.retries < self.max_retries:
-            raise self.retry(countdown=_offboarding_backoff(self.request.retries)) from None
+            countdown = _backoff(
+                self.request.retries,
+                base=settings.OFFBOARDING_RETRY_BASE_SECONDS,
+                maximum=settings.OFFBOARDING_RETRY_MAX_SECONDS,
+            )
+            raise self.retry(countdown=countdown) from None
         offboarding_give_up(offboarding_id=offboarding_id, reason=str(error) or "timed out")
     except Exception as error:
-        logging.getLogger(__name__).exception("offboarding %s failed", offboarding_id)
+        logger.exception("offboarding %s failed", offboarding_id)
         offboarding_give_up(
             offboarding_id=offboarding_id, reason=f"unexpected error ({type(error).__name__})"
         )
@@ -166,6 +160,8 @@ def teardown_offboarding(self, offboarding_id: int) -> None:
 def sweep_stuck_offboardings() -> int:
     """Beat, with the request sweeper: re-enqueue teardowns whose task was lost (the broker
     was down when HR confirmed) or whose worker died and was not redelivered."""
-    from provisioning.offboarding import stuck_offboardings_sweep
-
     return len(stuck_offboardings_sweep())
+
+
+queue.register(queue.PROVISION, provision_access_request)
+queue.register(queue.TEARDOWN, teardown_offboarding)

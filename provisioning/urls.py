@@ -1,6 +1,10 @@
 from django.urls import path
 
-from provisioning.views import catalogue, credentials, offboarding, operations, requests
+from provisioning.catalogue import views as catalogue
+from provisioning.credentials import views as credentials
+from provisioning.offboarding import views as offboarding
+from provisioning.operations import views as operations
+from provisioning.requests import views as requests
 
 urlpatterns = [
     path("", requests.my_access, name="my_access"),
@@ -29,6 +33,7 @@ urlpatterns = [
     path("catalogue/new/", catalogue.catalogue_create, name="catalogue_create"),
     path("catalogue/<int:pk>/edit/", catalogue.catalogue_edit, name="catalogue_edit"),
     path("catalogue/sync/", catalogue.catalogue_sync_to_aws, name="catalogue_sync"),
+    path("people/<int:person_id>/", offboarding.person_access, name="person_access"),
     path("people/<int:person_id>/offboard/", offboarding.offboard_person, name="offboard_person"),
     path("offboarding/<int:pk>/", offboarding.offboarding_detail, name="offboarding_detail"),
     path(

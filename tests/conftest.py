@@ -109,14 +109,17 @@ def aws(settings: Any) -> Iterator[None]:
     from moto import mock_aws
 
     from provisioning import aws as gateway
+    from provisioning.aws import seams
+    from tests import strict_iam
 
     settings.AWS_ENDPOINT_URL = ""
     gateway.reset_clients()
-    gateway.reset_faults()
+    seams.reset()
+    strict_iam.reset()
     with mock_aws():
         yield
     gateway.reset_clients()
-    gateway.reset_faults()
+    seams.reset()
 
 
 @pytest.fixture(scope="session")
@@ -139,12 +142,15 @@ def aws_server(moto_server: str, settings: Any) -> Iterator[str]:
     import urllib.request
 
     from provisioning import aws as gateway
+    from provisioning.aws import seams
+    from tests import strict_iam
 
     request = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")  # noqa: S310
     urllib.request.urlopen(request, timeout=5).close()  # noqa: S310 (local moto server)
     settings.AWS_ENDPOINT_URL = moto_server
     gateway.reset_clients()
-    gateway.reset_faults()
+    seams.reset()
+    strict_iam.reset()
     yield moto_server
     gateway.reset_clients()
 
@@ -217,3 +223,10 @@ def people(employee: Any, manager: Any, hr_person: Any, security_admin: Any, aud
         "security": security_admin,
         "auditor": auditor,
     }
+
+
+@pytest.fixture
+def hr_client(client: Any, hr_person: Any) -> Any:
+    """A browser signed in as HR."""
+    client.force_login(hr_person)
+    return client

@@ -213,10 +213,23 @@ class StrictIam:
         ]
 
 
+# One layer per endpoint, shared by every client the portal builds against it (the standard
+# and the quick one), so what it simulates is the same whichever client asks.
+_layers: dict[str, StrictIam] = {}
+
+
 def install(client: Any) -> None:
     """The AWS_CLIENT_HOOK: put the strict layer on the portal's IAM clients."""
     if client.meta.service_model.service_name == "iam":
-        StrictIam(client).register(client)
+        endpoint = client.meta.endpoint_url
+        if endpoint not in _layers:
+            _layers[endpoint] = StrictIam(client)
+        _layers[endpoint].register(client)
+
+
+def reset() -> None:
+    """Forget every layer and what it simulated (a new test, a new account)."""
+    _layers.clear()
 
 
 def layer() -> StrictIam:
@@ -232,6 +245,7 @@ def use_strict_iam(settings: Any) -> StrictIam:
 
     settings.AWS_CLIENT_HOOK = HOOK
     aws.reset_clients()
+    reset()
     return layer()
 
 

@@ -10,12 +10,6 @@ from accounts.models import EmploymentStatus, User
 from tests.factories import UserFactory
 
 
-@pytest.fixture
-def hr_client(client: Client, hr_person: Any) -> Client:
-    client.force_login(hr_person)
-    return client
-
-
 def _bulk_people(count: int, *, manager: User | None = None) -> None:
     User.objects.bulk_create(
         User(

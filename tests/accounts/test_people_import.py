@@ -13,7 +13,7 @@ from django.urls import reverse
 from accounts import roles
 from accounts.errors import ImportRejected, NotAllowed
 from accounts.models import EmploymentStatus, User
-from accounts.services import people_import
+from accounts.people_import import people_import
 from audit.models import AuditEvent
 from tests.factories import UserFactory
 

@@ -13,12 +13,6 @@ from audit.models import AuditEvent
 from tests.factories import UserFactory
 
 
-@pytest.fixture
-def hr_client(client: Client, hr_person: Any) -> Client:
-    client.force_login(hr_person)
-    return client
-
-
 def _edit(client: Client, person: Any, department: str, manager: str) -> Any:
     return client.post(
         reverse("person_edit", args=[person.pk]), {"department": department, "manager": manager}

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from accounts import roles
 from accounts.models import User
-from accounts.services import people_import
+from accounts.people_import import people_import
 from audit.models import AuditEvent
 
 PASSWORD = "portal-test-pass"
@@ -172,7 +172,13 @@ def test_with_an_allowed_domain_only_that_domain_may_sign_up(
     person = User.objects.get(email="new@example.org")
     assert list(person.groups.values_list("name", flat=True)) == [roles.EMPLOYEES]
     event = AuditEvent.objects.get(action="person.created")
-    assert event.data == {"email": "new@example.org", "via": "sign-up"}
+    assert event.data == {
+        "email": "new@example.org",
+        "full_name": "",
+        "department": "",
+        "manager": "",
+        "via": "sign-up",
+    }
 
 
 def test_the_sign_up_domain_does_not_stop_others_resetting_their_password(

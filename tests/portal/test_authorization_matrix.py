@@ -14,6 +14,8 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from tests.factories import AccessRequestFactory, IamAccountFactory, OffboardingFactory
+
 ROLES = ("anonymous", "employee", "manager", "hr", "security", "auditor")
 
 OK = 200
@@ -105,6 +107,7 @@ MATRIX: dict[str, Row] = {
     "catalogue_edit": Row(only({"security"}), kwargs=lambda o: {"pk": o["role_group"].pk}),
     "catalogue_sync": Row(only({"security"}, allowed=REDIRECT), method="post"),
     "offboard_person": Row(only({"hr"}), kwargs=lambda o: {"person_id": o["leaver"].pk}),
+    "person_access": Row(only({"hr"}), kwargs=lambda o: {"person_id": o["leaver"].pk}),
     "offboarding_detail": Row(only(EVIDENCE), kwargs=lambda o: {"pk": o["offboarding"].pk}),
     "offboarding_report_json": Row(only(EVIDENCE), kwargs=lambda o: {"pk": o["offboarding"].pk}),
     "offboarding_report_csv": Row(only(EVIDENCE), kwargs=lambda o: {"pk": o["offboarding"].pk}),
@@ -206,21 +209,21 @@ def test_role_gets_the_designed_answer(name, role, people, matrix_objects, aws):
 @pytest.fixture
 def matrix_objects(people: dict[str, Any]) -> dict[str, Any]:
     """Objects the parametrised URLs point at: the employee's things, seen by every role."""
-    from provisioning.credentials import credential_link_issue, credential_link_pending
-    from provisioning.models import AccessRequest, IamAccount, Offboarding, RoleGroup
+    from provisioning.credentials.links import credential_link_issue, credential_link_pending
+    from provisioning.models import AccessRequest, RoleGroup
     from tests.factories import UserFactory
 
     employee = people["employee"]
     analysts = RoleGroup.objects.get(name="Analysts")
     developers = RoleGroup.objects.get(name="Developers")
-    pending = AccessRequest.objects.create(
+    pending = AccessRequestFactory(
         requester=employee,
         role_group=analysts,
         access_type="console",
         justification="Read-only access for the quarterly report.",
         iam_user_name="employee",
     )
-    failed = AccessRequest.objects.create(
+    failed = AccessRequestFactory(
         requester=employee,
         role_group=developers,
         access_type="console",
@@ -229,11 +232,11 @@ def matrix_objects(people: dict[str, Any]) -> dict[str, Any]:
         status=AccessRequest.Status.FAILED,
         failure_reason="LimitExceeded",
     )
-    account = IamAccount.objects.create(owner=employee, user_name="employee")
+    account = IamAccountFactory(owner=employee, user_name="employee")
     link = credential_link_pending(iam_account=account)
     token = credential_link_issue(link=link)
     leaver = UserFactory(email="leaver@example.com", manager=people["manager"])
-    offboarding = Offboarding.objects.create(person=leaver, started_by=people["hr"])
+    offboarding = OffboardingFactory(person=leaver, started_by=people["hr"])
     return {
         "people": people,
         "pending_request": pending,

@@ -17,9 +17,9 @@ import boto3
 import botocore.awsrequest
 import botocore.config
 
+from provisioning.credentials.passwords import PasswordPolicy
 from provisioning.models import AccessRequest
-from provisioning.passwords import PasswordPolicy
-from tests.factories import RoleGroupFactory
+from tests.factories import AccessRequestFactory, RoleGroupFactory
 
 HOOK = "tests.provisioning.strict_onboarding.install"
 
@@ -110,7 +110,7 @@ def approved_request(
     if role_group == "new":
         # moto has no AWS managed policies loaded: a group without any is created as it is.
         role_group = RoleGroupFactory(managed_policy_arns=[])
-    return AccessRequest.objects.create(
+    return AccessRequestFactory(
         requester=requester,
         role_group=role_group,
         access_type=access_type,

@@ -19,7 +19,8 @@ from django.urls import reverse
 from audit.models import AuditEvent
 from provisioning import aws as gateway
 from provisioning.models import AccessRequest
-from provisioning.requests import access_request_approve, access_request_submit
+from provisioning.requests.decisions import access_request_approve
+from provisioning.requests.submit import access_request_submit
 from tests.factories import RoleGroupFactory
 from tests.provisioning.strict_onboarding import use_strict_onboarding
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from accounts import services
 from accounts.errors import ImportRejected, PeopleError
+from accounts.people_import import people_import
 from accounts.selectors import person_by_email
 
 
@@ -38,7 +38,7 @@ class Command(BaseCommand):
             if person is None:
                 raise CommandError(f"--actor: no one in the directory has the email {actor}")
         try:
-            result = services.people_import(actor=person, content=content, source=file.name)
+            result = people_import(actor=person, content=content, source=file.name)
         except ImportRejected as rejected:
             for problem in rejected.problems:
                 self.stderr.write(str(problem))

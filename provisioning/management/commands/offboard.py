@@ -16,16 +16,12 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.selectors import person_by_email
-from provisioning import aws
+from provisioning import aws, queue
+from provisioning.errors import OffboardingError
 from provisioning.models import Offboarding
-from provisioning.offboarding import (
-    OffboardingError,
-    offboarding_report_json,
-    offboarding_start,
-    offboarding_teardown,
-    report_accounts,
-)
-from provisioning.tasks import teardown_offboarding
+from provisioning.offboarding.report import offboarding_report_json, report_accounts
+from provisioning.offboarding.start import offboarding_start
+from provisioning.offboarding.teardown import offboarding_teardown
 
 
 class Command(BaseCommand):
@@ -81,7 +77,7 @@ class Command(BaseCommand):
             offboarding_teardown(offboarding_id=offboarding.pk)
         except aws.AwsError as error:
             # The steps done so far are recorded: the worker resumes from there.
-            teardown_offboarding.delay(offboarding.pk)
+            queue.teardown_now(offboarding.pk)
             raise CommandError(
                 f"AWS failed during the teardown ({error}); handed to the worker to finish."
             ) from None

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from provisioning import aws
-from provisioning.catalogue import catalogue_sync
+from provisioning.catalogue.services import catalogue_sync
 
 
 class Command(BaseCommand):

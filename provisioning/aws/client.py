@@ -1,0 +1,266 @@
+"""The AWS boundary's core: the only module of ours that imports boto3 or botocore.
+
+One way to build a client (cached per service and profile, with the request-id hook, the
+credential-body log filter and, under test settings only, the seams), one `call` that turns
+botocore's errors into `AwsError`, and one `pages` for paginated lists. Errors leave as
+`AwsError` with a `transient` flag, so callers choose between retry and failure without
+knowing botocore.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import botocore
+import botocore.awsrequest
+import botocore.config
+import botocore.exceptions
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+_TRANSIENT_CODES = {
+    "Throttling",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "ServiceUnavailable",
+    "ServiceFailure",
+    "InternalFailure",
+    "RequestTimeout",
+    "ConcurrentModification",
+}
+
+
+@dataclass
+class AwsError(Exception):
+    """An AWS call failed. `transient` errors are worth retrying; the rest need a person."""
+
+    code: str
+    message: str
+    operation: str = ""
+    transient: bool = False
+    request_id: str = ""
+
+    def __str__(self) -> str:
+        where = f" during {self.operation}" if self.operation else ""
+        return f"AWS refused{where}: {self.code}: {self.message}"
+
+
+@dataclass
+class CallLog:
+    """The AWS request ids of the calls a step made, for its audit row."""
+
+    request_ids: list[str] = field(default_factory=list)
+
+
+# --- Clients --------------------------------------------------------------------------------
+#
+# Two profiles of the same client: "standard" (botocore's standard retries, settings'
+# timeouts) for the work itself, and "quick" (one short attempt) for what a person or a probe
+# waits on: health, the start-up checks, the offboarding preview. Both carry every hook.
+
+STANDARD = "standard"
+QUICK = "quick"
+
+_local = threading.local()
+_clients: dict[tuple[str, str, str, str], Any] = {}
+_clients_lock = threading.Lock()
+
+
+def _config(profile: str) -> botocore.config.Config:
+    if profile == QUICK:
+        return botocore.config.Config(
+            region_name=settings.AWS_REGION,
+            retries={"mode": "standard", "max_attempts": 1},
+            connect_timeout=settings.AWS_QUICK_CONNECT_TIMEOUT,
+            read_timeout=settings.AWS_QUICK_READ_TIMEOUT,
+        )
+    return botocore.config.Config(
+        region_name=settings.AWS_REGION,
+        retries={"mode": "standard", "max_attempts": settings.AWS_MAX_ATTEMPTS},
+        connect_timeout=settings.AWS_CONNECT_TIMEOUT,
+        read_timeout=settings.AWS_READ_TIMEOUT,
+    )
+
+
+def client(service: str = "iam", *, profile: str | None = None) -> Any:
+    """The cached boto3 client for `service` (built from settings on first use)."""
+    profile = profile or str(getattr(_local, "profile", STANDARD))
+    key = (service, profile, settings.AWS_REGION, settings.AWS_ENDPOINT_URL)
+    with _clients_lock:
+        if key not in _clients:
+            made = boto3.session.Session().client(
+                service, endpoint_url=settings.AWS_ENDPOINT_URL or None, config=_config(profile)
+            )
+            made.meta.events.register("after-call", _remember_request_id)
+            if settings.AWS_TEST_SEAMS:
+                # Imported only here, and only under test settings: seams.py refuses to load
+                # anywhere else.
+                from provisioning.aws import seams
+
+                seams.install(made, answer=error_response)
+            _clients[key] = made
+        return _clients[key]
+
+
+def reset_clients() -> None:
+    """Forget cached clients (tests change the endpoint between runs)."""
+    with _clients_lock:
+        _clients.clear()
+
+
+@contextmanager
+def quick_calls() -> Iterator[None]:
+    """Inside the block, calls make one short attempt (for pages a person waits on)."""
+    previous = getattr(_local, "profile", STANDARD)
+    _local.profile = QUICK
+    try:
+        yield
+    finally:
+        _local.profile = previous
+
+
+def _remember_request_id(parsed: Any = None, **_: Any) -> None:
+    log = getattr(_local, "call_log", None)
+    if log is not None and isinstance(parsed, dict):
+        request_id = parsed.get("ResponseMetadata", {}).get("RequestId")
+        if request_id:
+            log.request_ids.append(request_id)
+
+
+class recording:
+    """`with aws.recording() as calls:` collects the AWS request ids of the calls inside."""
+
+    def __enter__(self) -> CallLog:
+        self.previous = getattr(_local, "call_log", None)
+        _local.call_log = CallLog()
+        return _local.call_log
+
+    def __exit__(self, *exc: object) -> None:
+        _local.call_log = self.previous
+
+
+# --- Calling -------------------------------------------------------------------------------
+
+
+def call(operation: str, service: str = "iam", **params: Any) -> dict[str, Any]:
+    """Call one AWS operation, translating botocore's errors into AwsError."""
+    method = getattr(client(service), botocore.xform_name(operation))
+    try:
+        result: dict[str, Any] = method(**params)
+    except botocore.exceptions.ClientError as error:
+        raise _translate(error, operation) from None
+    except (
+        botocore.exceptions.EndpointConnectionError,
+        botocore.exceptions.ConnectionClosedError,
+        botocore.exceptions.ReadTimeoutError,
+        botocore.exceptions.ConnectTimeoutError,
+    ) as error:
+        raise AwsError("ConnectionError", str(error), operation, transient=True) from None
+    except botocore.exceptions.NoCredentialsError:
+        raise AwsError(
+            "NoCredentials", "no AWS credentials are configured", operation, transient=False
+        ) from None
+    except botocore.exceptions.BotoCoreError as error:
+        raise AwsError(type(error).__name__, str(error), operation, transient=True) from None
+    return result
+
+
+def _translate(error: botocore.exceptions.ClientError, operation: str) -> AwsError:
+    info = error.response.get("Error", {})
+    meta = error.response.get("ResponseMetadata", {})
+    code = info.get("Code", "Unknown")
+    status = meta.get("HTTPStatusCode", 0)
+    return AwsError(
+        code=code,
+        message=info.get("Message", ""),
+        operation=operation,
+        transient=code in _TRANSIENT_CODES or status >= 500,
+        request_id=meta.get("RequestId", ""),
+    )
+
+
+def pages(operation: str, key: str, service: str = "iam", **params: Any) -> list[Any]:
+    """Every item of a paginated list operation."""
+    items: list[Any] = []
+    marker: str | None = None
+    while True:
+        page = call(operation, service, **params, **({"Marker": marker} if marker else {}))
+        items.extend(page.get(key, []))
+        if not page.get("IsTruncated"):
+            return items
+        marker = page["Marker"]
+
+
+def gone(error: AwsError) -> bool:
+    """AWS's "no such entity": already removed, or never there."""
+    return error.code == "NoSuchEntity"
+
+
+def error_response(code: str, message: str, status: int) -> tuple[Any, dict[str, Any]]:
+    """What a `before-call` handler returns to answer for AWS: botocore then raises
+    ClientError (and its retry handler sees "Throttling" as it would from AWS)."""
+    response = botocore.awsrequest.AWSResponse(None, status, {}, None)
+    parsed = {
+        "Error": {"Code": code, "Message": message},
+        "ResponseMetadata": {"HTTPStatusCode": status, "RequestId": "injected"},
+    }
+    return response, parsed
+
+
+# --- Identity ------------------------------------------------------------------------------
+
+
+@dataclass
+class CallerIdentity:
+    account: str
+    arn: str
+    user_id: str
+
+    @property
+    def is_root(self) -> bool:
+        return self.arn.endswith(":root")
+
+
+def whoami(*, quick: bool = False) -> CallerIdentity:
+    """Who the portal's credentials are. `quick` makes one short attempt (health, checks)."""
+    with quick_calls() if quick else nullcontext():
+        identity = call("GetCallerIdentity", service="sts")
+    return CallerIdentity(
+        account=identity["Account"], arn=identity["Arn"], user_id=identity["UserId"]
+    )
+
+
+def console_signin_url(account_id: str) -> str:
+    return f"https://{account_id}.signin.aws.amazon.com/console"
+
+
+# --- Logs ----------------------------------------------------------------------------------
+
+
+class _WithholdCredentialBodies(logging.Filter):
+    """botocore logs whole request and response bodies at DEBUG. Those of CreateLoginProfile,
+    UpdateLoginProfile and CreateAccessKey carry a password or a secret key, which must never
+    reach a log, whatever level an operator turns on."""
+
+    MARKERS = ("Password", "SecretAccessKey")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            message = str(record.msg)
+        if any(marker in message for marker in self.MARKERS):
+            record.msg = "[%s withheld: it carries credentials]"
+            record.args = (record.name,)
+        return True
+
+
+for _logger_name in ("botocore.endpoint", "botocore.parsers", "botocore.auth", "botocore.hooks"):
+    logging.getLogger(_logger_name).addFilter(_WithholdCredentialBodies())

@@ -1,0 +1,218 @@
+"""The worker's teardown: every IAM user of the leaver, in AWS's order, resumable step by step.
+
+Cutting access comes first, for every IAM user, before anything else: console password
+deleted, access keys inactive. Then the rest of each user's teardown in AWS's documented
+order (aws.CREDENTIAL_KINDS); "user" deletes it (or, disabling, locks it). Each step is
+recorded in `steps_done` with an audit row; a permanent error is recorded and the next step
+tried; verification follows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+import audit
+from common.locks import LockKey, session_try_lock
+from provisioning import aws
+from provisioning.errors import OffboardingBusy
+from provisioning.models import AccessKeyRecord, Grant, IamAccount, Offboarding
+from provisioning.offboarding.report import KIND_LABELS, jsonable
+from provisioning.offboarding.selectors import OPEN_STATUSES, offboarding_targets
+from provisioning.offboarding.verify import offboarding_verify
+
+ACCESS_STEPS = ("login_profile", "access_keys_deactivated")
+# The login profile, first of aws.CREDENTIAL_KINDS, went with cutting access.
+REST_STEPS = (*aws.CREDENTIAL_KINDS[1:], "user")
+STEPS = ACCESS_STEPS + REST_STEPS
+
+_STEP_ACTIONS = {
+    "login_profile": "iam.login_profile.deleted",
+    "access_keys_deactivated": "iam.access_keys.deactivated",
+    "access_keys": "iam.access_keys.deleted",
+    "signing_certificates": "iam.signing_certificates.deleted",
+    "ssh_public_keys": "iam.ssh_public_keys.deleted",
+    "service_specific_credentials": "iam.service_specific_credentials.deleted",
+    "mfa_devices": "iam.mfa_devices.removed",
+    "inline_policies": "iam.inline_policies.deleted",
+    "attached_policies": "iam.attached_policies.detached",
+    "groups": "iam.groups.left",
+    "permissions_boundary": "iam.permissions_boundary.deleted",
+}
+
+
+def offboarding_teardown(*, offboarding_id: int) -> Offboarding | None:
+    """Tear down every IAM user of the leaver, then verify. Returns None when there is
+    nothing to do (the offboarding is gone or finished); raises OffboardingBusy when another
+    worker holds it, and transient AwsErrors for the task to retry (steps done stay done).
+
+    Steps: take the lock and claim the row (a conditional update from pending/in progress);
+    read what each IAM user holds before anything is removed; cut access on every user first
+    (console password deleted, access keys inactive) and record `access_cut_at`; then the
+    rest of each user's teardown in AWS's order; each step recorded in `steps_done` with an
+    audit row, a permanent error recorded and the next step tried; then verify."""
+    with session_try_lock(LockKey.OFFBOARDING_TEARDOWN, offboarding_id) as held:
+        if not held:
+            raise OffboardingBusy(f"offboarding {offboarding_id} is held by another worker")
+        claimed = Offboarding.objects.filter(pk=offboarding_id, status__in=OPEN_STATUSES).update(
+            status=Offboarding.Status.IN_PROGRESS, attempts=F("attempts") + 1
+        )
+        if claimed != 1:
+            return None
+        offboarding = Offboarding.objects.select_related("person", "started_by").get(
+            pk=offboarding_id
+        )
+        accounts = offboarding_targets(offboarding.person)
+        for account in accounts:
+            _record_found(offboarding, account)
+        for account in accounts:
+            for step in ACCESS_STEPS:
+                _run_step(offboarding, account, step)
+        if offboarding.access_cut_at is None and all(
+            f"{account.user_name}:{step}" in offboarding.steps_done
+            for account in accounts
+            for step in ACCESS_STEPS
+        ):
+            offboarding.access_cut_at = timezone.now()
+            Offboarding.objects.filter(pk=offboarding.pk).update(
+                access_cut_at=offboarding.access_cut_at
+            )
+        for account in accounts:
+            for step in REST_STEPS:
+                _run_step(offboarding, account, step)
+        return offboarding_verify(offboarding=offboarding)
+
+
+def _save_report(offboarding: Offboarding) -> None:
+    offboarding.report = jsonable(offboarding.report)
+    Offboarding.objects.filter(pk=offboarding.pk).update(report=offboarding.report)
+
+
+def _record_found(offboarding: Offboarding, account: IamAccount) -> None:
+    """What the user holds before the first step touches it: the report's "found" column.
+    Kept across restarts, so a resumed run does not mistake half-removed for found."""
+    found = offboarding.report.setdefault("found", {})
+    if account.user_name in found:
+        return
+    try:
+        inventory = aws.read_user(account.user_name)
+    except aws.AwsError as error:
+        if error.transient:
+            raise
+        _record_error(offboarding, account, "read", error)
+        found[account.user_name] = {"exists": None, "counts": {}, "virtual_mfa_devices": []}
+        _save_report(offboarding)
+        return
+    found[account.user_name] = {
+        "exists": inventory.exists,
+        "counts": inventory.counts(),
+        "virtual_mfa_devices": [d.serial_number for d in inventory.mfa_devices if d.virtual],
+    }
+    _save_report(offboarding)
+
+
+def _record_error(
+    offboarding: Offboarding, account: IamAccount, step: str, error: aws.AwsError
+) -> None:
+    message = f"{account.user_name}: {KIND_LABELS.get(step, step)}: {error.code}: {error.message}"
+    offboarding.report.setdefault("errors", []).append(message)
+    _save_report(offboarding)
+    audit.record(
+        "offboarding.step_failed",
+        target=f"iam_user:{account.user_name}",
+        data={
+            "offboarding": offboarding.pk,
+            "step": step,
+            "code": error.code,
+            "message": error.message[:500],
+            "aws_request_id": error.request_id,
+        },
+    )
+
+
+def _step_function(offboarding: Offboarding, account: IamAccount, step: str) -> Callable[[], Any]:
+    name = account.user_name
+    disabling = offboarding.mode == Offboarding.Mode.DISABLE
+    found = offboarding.report.get("found", {}).get(name, {})
+    functions: dict[str, Callable[[], Any]] = {
+        "login_profile": lambda: aws.delete_login_profile(name),
+        "access_keys_deactivated": lambda: aws.deactivate_access_keys(name),
+        "access_keys": lambda: aws.delete_access_keys(name),
+        "signing_certificates": lambda: aws.delete_signing_certificates(name),
+        "ssh_public_keys": lambda: aws.delete_ssh_public_keys(name),
+        "service_specific_credentials": lambda: aws.delete_service_specific_credentials(name),
+        "mfa_devices": lambda: aws.remove_mfa_devices(
+            name, known_virtual=found.get("virtual_mfa_devices", [])
+        ),
+        # A disabled user keeps the portal's deny-all policy (from an earlier offboarding).
+        "inline_policies": lambda: aws.delete_inline_policies(
+            name, keep=(aws.DENY_ALL_POLICY_NAME,) if disabling else ()
+        ),
+        "attached_policies": lambda: aws.detach_user_policies(name),
+        "groups": lambda: aws.remove_from_groups(name),
+        "permissions_boundary": lambda: aws.delete_permissions_boundary(name),
+        "user": (
+            (lambda: aws.disable_user(name, on=timezone.localdate()))
+            if disabling
+            else (lambda: aws.delete_user(name))
+        ),
+    }
+    return functions[step]
+
+
+def _run_step(offboarding: Offboarding, account: IamAccount, step: str) -> None:
+    key = f"{account.user_name}:{step}"
+    if key in offboarding.steps_done:
+        return
+    try:
+        with aws.recording() as calls:
+            removed = _step_function(offboarding, account, step)()
+    except aws.AwsError as error:
+        if error.transient:
+            raise
+        _record_error(offboarding, account, step, error)
+        return
+    with transaction.atomic():
+        offboarding.steps_done = [*offboarding.steps_done, key]
+        Offboarding.objects.filter(pk=offboarding.pk).update(steps_done=offboarding.steps_done)
+        # "removed" is what this run removed: empty when there was none, or when a run that
+        # crashed had already removed it.
+        data: dict[str, Any] = {"offboarding": offboarding.pk, "step": step, "removed": removed}
+        data.update(_portal_records_after(offboarding, account, step))
+        data["aws_request_ids"] = calls.request_ids[:50]
+        action = _STEP_ACTIONS.get(step) or (
+            "iam.user.disabled"
+            if offboarding.mode == Offboarding.Mode.DISABLE
+            else "iam.user.deleted"
+        )
+        audit.record(action, target=f"iam_user:{account.user_name}", data=data)
+
+
+def _portal_records_after(
+    offboarding: Offboarding, account: IamAccount, step: str
+) -> dict[str, Any]:
+    """Bring the portal's own records in line with what the step did in AWS."""
+    now = timezone.now()
+    if step == "access_keys":
+        keys = AccessKeyRecord.objects.filter(iam_account=account, deleted_at__isnull=True)
+        marked = list(keys.values_list("access_key_id", flat=True))
+        keys.update(deleted_at=now)
+        return {"access_key_records_marked_deleted": marked}
+    if step == "groups":
+        grants = Grant.objects.filter(iam_account=account, revoked_at__isnull=True)
+        revoked = list(grants.values_list("role_group__name", flat=True))
+        grants.update(revoked_at=now)
+        return {"grants_revoked": revoked}
+    if step == "user":
+        status = (
+            IamAccount.Status.DISABLED
+            if offboarding.mode == Offboarding.Mode.DISABLE
+            else IamAccount.Status.DELETED
+        )
+        IamAccount.objects.filter(pk=account.pk).update(status=status)
+        return {"iam_account_status": status}
+    return {}

@@ -1,0 +1,145 @@
+"""Offboarding, for HR: the confirm page with the blast radius, the result with its report,
+and the report as JSON and CSV."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from accounts import roles
+from accounts.http import AuthenticatedHttpRequest
+from accounts.models import User
+from common.http import client_ip
+from provisioning.errors import OffboardingError
+from provisioning.models import Offboarding
+from provisioning.offboarding.forms import OffboardForm
+from provisioning.offboarding.report import (
+    offboarding_report_csv,
+    offboarding_report_json,
+    report_accounts,
+)
+from provisioning.offboarding.selectors import (
+    access_for_person,
+    latest_offboarding_of,
+    offboarding_blast_radius,
+    offboarding_get,
+)
+from provisioning.offboarding.start import offboarding_start
+from provisioning.offboarding.teardown import STEPS
+
+
+def _require_offboarder(request: AuthenticatedHttpRequest) -> None:
+    if not request.user.has_perm(roles.OFFBOARD_PEOPLE):
+        raise PermissionDenied("Only HR can offboard people.")
+
+
+def _get_offboarding_for_viewer(request: AuthenticatedHttpRequest, pk: int) -> Offboarding:
+    # HR, who start them, and auditors (security admins among them), who check the evidence.
+    if not (
+        request.user.has_perm(roles.OFFBOARD_PEOPLE) or request.user.has_perm(roles.VIEW_AUDIT)
+    ):
+        raise PermissionDenied("Only HR and auditors can see offboarding reports.")
+    return offboarding_get(pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def offboard_person(request: AuthenticatedHttpRequest, person_id: int) -> HttpResponse:
+    """GET: what offboarding this person will end, read live from AWS. POST: do it."""
+    _require_offboarder(request)
+    person = get_object_or_404(User.objects.select_related("manager"), pk=person_id)
+    if person.pk == request.user.pk:
+        raise PermissionDenied("You cannot offboard yourself: ask another HR person.")
+    form = OffboardForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            offboarding = offboarding_start(
+                actor=request.user,
+                person=person,
+                mode=form.cleaned_data["mode"],
+                ip=client_ip(request),
+            )
+        except OffboardingError as error:
+            messages.error(request, str(error))
+            return redirect("offboard_person", person_id=person.pk)
+        messages.success(
+            request,
+            f"{person} can no longer sign in to the portal and has been signed out. "
+            "Their IAM users are being torn down now; this page follows it.",
+        )
+        moved = offboarding.report["portal"]["reports_moved"]
+        if moved:
+            messages.warning(
+                request,
+                f"{len(moved)} of their reports now report to "
+                f"{person.manager or 'no one'} and need a permanent manager.",
+            )
+        return redirect("offboarding_detail", pk=offboarding.pk)
+    return render(
+        request,
+        "provisioning/offboarding/confirm.html",
+        {"person": person, "form": form, "radius": offboarding_blast_radius(person=person)},
+    )
+
+
+@login_required
+@require_GET
+def offboarding_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    offboarding = _get_offboarding_for_viewer(request, pk)
+    context = {
+        "offboarding": offboarding,
+        "person": offboarding.person,
+        "portal": offboarding.report.get("portal", {}),
+        "accounts": report_accounts(offboarding.report),
+        "running": offboarding.status
+        in (Offboarding.Status.PENDING, Offboarding.Status.IN_PROGRESS),
+        "steps_done": len(offboarding.steps_done),
+        "steps_per_user": len(STEPS),
+    }
+    # htmx polls the status block while the worker is busy.
+    template = "_status.html" if request.htmx else "detail.html"
+    return render(request, f"provisioning/offboarding/{template}", context)
+
+
+@login_required
+@require_GET
+def offboarding_report_json_download(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    offboarding = _get_offboarding_for_viewer(request, pk)
+    response = HttpResponse(
+        offboarding_report_json(offboarding=offboarding), content_type="application/json"
+    )
+    response["Content-Disposition"] = f'attachment; filename="offboarding-{pk}.json"'
+    return response
+
+
+@login_required
+@require_GET
+def offboarding_report_csv_download(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    offboarding = _get_offboarding_for_viewer(request, pk)
+    response = HttpResponse(
+        offboarding_report_csv(offboarding=offboarding), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="offboarding-{pk}.csv"'
+    return response
+
+
+@login_required
+@require_GET
+def person_access(request: AuthenticatedHttpRequest, person_id: int) -> HttpResponse:
+    """HR's panel on a person's page: their IAM users and role-groups, their latest
+    offboarding and the Offboard button. The people page (accounts, which knows nothing of
+    provisioning) loads it with htmx; without JavaScript it is a page of its own."""
+    if not request.user.has_perm(roles.MANAGE_PEOPLE):
+        raise PermissionDenied("Only HR can see a person's access.")
+    person = get_object_or_404(User, pk=person_id)
+    context = {
+        "person": person,
+        "iam_accounts": access_for_person(person),
+        "latest": latest_offboarding_of(person),
+    }
+    template = "_person_access.html" if request.htmx else "person_access.html"
+    return render(request, f"provisioning/offboarding/{template}", context)

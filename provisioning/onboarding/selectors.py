@@ -1,0 +1,31 @@
+"""Reads about provisioning runs: when a claim has lapsed, and which requests are stuck."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from provisioning.models import AccessRequest
+
+Status = AccessRequest.Status
+
+
+def lease_start(now: datetime) -> datetime:
+    """A run's claim lapses PROVISIONING_LEASE_SECONDS after its last recorded step."""
+    return now - timedelta(seconds=settings.PROVISIONING_LEASE_SECONDS)
+
+
+def stuck_requests(*, now: datetime | None = None) -> QuerySet[AccessRequest]:
+    """Approved requests nobody has picked up for PROVISIONING_STALE_SECONDS (their task was
+    lost), and provisioning ones whose run's claim has lapsed (the worker died)."""
+    now = now or timezone.now()
+    return AccessRequest.objects.filter(
+        Q(
+            status=Status.APPROVED,
+            updated_at__lt=now - timedelta(seconds=settings.PROVISIONING_STALE_SECONDS),
+        )
+        | Q(status=Status.PROVISIONING, updated_at__lt=lease_start(now))
+    )

@@ -1,0 +1,56 @@
+"""Handing work to the worker, without any service importing the tasks module.
+
+The tasks (provisioning/tasks.py) are thin: they import the services and call them. Services
+that need the worker enqueue through these functions instead, and the tasks module registers
+itself here when it is imported (ProvisioningConfig.ready imports it in every process: web,
+worker and commands). So no import, not even a lazy one, runs from a service back to the
+tasks, and the two can never form a cycle.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class Job(Protocol):
+    def delay(self, *args: Any) -> Any: ...
+
+    def delay_on_commit(self, *args: Any) -> None: ...
+
+
+PROVISION = "provision"
+TEARDOWN = "teardown"
+
+_jobs: dict[str, Job] = {}
+
+
+def register(name: str, job: Job) -> None:
+    _jobs[name] = job
+
+
+def _job(name: str) -> Job:
+    try:
+        return _jobs[name]
+    except KeyError:
+        raise RuntimeError(
+            f"no task registered for {name!r}: provisioning.tasks was never imported"
+        ) from None
+
+
+def provision_on_commit(request_id: int) -> None:
+    """Provision the request once the caller's transaction commits (never raises if the
+    broker is down: the sweeper enqueues it later)."""
+    _job(PROVISION).delay_on_commit(request_id)
+
+
+def provision_now(request_id: int) -> None:
+    """Enqueue at once (outside any transaction: the sweeper). Raises if the broker is down."""
+    _job(PROVISION).delay(request_id)
+
+
+def teardown_on_commit(offboarding_id: int) -> None:
+    _job(TEARDOWN).delay_on_commit(offboarding_id)
+
+
+def teardown_now(offboarding_id: int) -> None:
+    _job(TEARDOWN).delay(offboarding_id)

@@ -1,0 +1,151 @@
+"""Reads about access requests (asking, My access, the approvals dashboard), each with the
+joins that keep a page at a constant number of queries however many rows it shows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from accounts import roles
+from accounts.models import User
+from provisioning.models import (
+    AccessRequest,
+    Approval,
+    CredentialLink,
+    Grant,
+    IamAccount,
+)
+
+IN_FLIGHT_STATUSES = (AccessRequest.Status.APPROVED, AccessRequest.Status.PROVISIONING)
+
+
+def first_stage_approver(requester: User) -> User | None:
+    """The person who decides the first stage: the requester's active manager, if any.
+
+    Without one (nobody set, or the manager has left) the security admins decide instead,
+    so a request never waits on an approver who does not exist."""
+    manager = requester.manager
+    if manager is None or not manager.is_active or manager.pk == requester.pk:
+        return None
+    return manager
+
+
+def live_iam_account_of(person: User) -> IamAccount | None:
+    return (
+        IamAccount.objects.filter(owner=person, status=IamAccount.Status.ACTIVE)
+        .order_by("created_at")
+        .first()
+    )
+
+
+def current_access_type(person: User) -> str:
+    """The access type the person's IAM user has now: that of their latest provisioned request,
+    or "" when nothing has been provisioned for them."""
+    latest = (
+        AccessRequest.objects.filter(requester=person, status=AccessRequest.Status.ACTIVE)
+        .order_by("-provisioned_at", "-pk")
+        .values_list("access_type", flat=True)
+        .first()
+    )
+    return latest or ""
+
+
+def live_grants_of(person: User) -> QuerySet[Grant]:
+    return Grant.objects.filter(
+        iam_account__owner=person,
+        iam_account__status=IamAccount.Status.ACTIVE,
+        revoked_at__isnull=True,
+    ).select_related("role_group", "iam_account")
+
+
+def open_requests_of(person: User) -> QuerySet[AccessRequest]:
+    return AccessRequest.objects.filter(
+        requester=person, status__in=AccessRequest.OPEN_STATUSES
+    ).select_related("role_group")
+
+
+# --- The approvals dashboard ----------------------------------------------------------------
+
+
+def _with_decisions(queryset: QuerySet[AccessRequest]) -> QuerySet[AccessRequest]:
+    return queryset.select_related("requester", "role_group", "copied_from").prefetch_related(
+        Prefetch("approvals", queryset=Approval.objects.select_related("approver"))
+    )
+
+
+def requests_awaiting_decision_by(user: User) -> QuerySet[AccessRequest]:
+    """What `user` may decide now: first stage for their direct reports; and for a security
+    admin, second approvals they did not give the first approval for, plus the first stage of
+    people who have no active manager. Never their own requests."""
+    Status = AccessRequest.Status
+    decidable = Q(
+        status=Status.PENDING, requester__manager=user, requester__manager__is_active=True
+    )
+    if roles.is_security_admin(user):
+        decidable |= Q(status=Status.AWAITING_SECOND_APPROVAL) & ~Q(
+            approvals__approver=user, approvals__stage=Approval.Stage.MANAGER
+        )
+        decidable |= Q(status=Status.PENDING) & (
+            Q(requester__manager__isnull=True) | Q(requester__manager__is_active=False)
+        )
+    return _with_decisions(
+        AccessRequest.objects.filter(decidable).exclude(requester=user).order_by("submitted_at")
+    )
+
+
+def request_for_decision(pk: int) -> AccessRequest | None:
+    return _with_decisions(
+        AccessRequest.objects.select_related("requester__manager").filter(pk=pk)
+    ).first()
+
+
+def decisions_by(user: User) -> QuerySet[Approval]:
+    return (
+        Approval.objects.filter(approver=user)
+        .select_related("request__requester", "request__role_group")
+        .order_by("-created_at", "-pk")
+    )
+
+
+# --- My access ------------------------------------------------------------------------------
+
+
+def requests_of(person: User) -> QuerySet[AccessRequest]:
+    return _with_decisions(AccessRequest.objects.filter(requester=person)).order_by(
+        "-submitted_at", "-pk"
+    )
+
+
+def has_request_in_flight(person: User) -> bool:
+    """True while some request of the person is approved or being provisioned (the page polls)."""
+    return AccessRequest.objects.filter(requester=person, status__in=IN_FLIGHT_STATUSES).exists()
+
+
+def iam_accounts_of(person: User) -> QuerySet[IamAccount]:
+    return (
+        IamAccount.objects.filter(owner=person)
+        .exclude(status=IamAccount.Status.DELETED)
+        .prefetch_related(
+            Prefetch(
+                "grants",
+                queryset=Grant.objects.filter(revoked_at__isnull=True)
+                .select_related("role_group")
+                .order_by("role_group__name"),
+                to_attr="live_grants",
+            )
+        )
+    )
+
+
+def pending_credential_links_of(
+    person: User, *, now: datetime | None = None
+) -> QuerySet[CredentialLink]:
+    """Links sent and not yet opened, still valid: the person should check their email."""
+    return CredentialLink.objects.filter(
+        recipient=person,
+        revealed_at__isnull=True,
+        revoked_at__isnull=True,
+        expires_at__gt=now or timezone.now(),
+    ).select_related("iam_account")

@@ -1,0 +1,96 @@
+"""The teardown in a real worker process: SIGKILLed mid-teardown, it resumes after a restart.
+
+The worker runs against a moto server under the strict IAM layer (PORTAL_STRICT_IAM=1), so a
+resumed run that repeated or skipped a step in the wrong order would be refused as AWS would
+refuse it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Permission
+
+from accounts import roles
+from audit.models import AuditEvent
+from provisioning import aws
+from provisioning.models import Offboarding
+from provisioning.offboarding.start import offboarding_start
+from provisioning.offboarding.teardown import STEPS
+from tests import strict_iam
+from tests.factories import IamAccountFactory, UserFactory
+from tests.worker import read_outbox, running_worker, wait_until
+
+FINISHED = (Offboarding.Status.COMPLETED, Offboarding.Status.INCOMPLETE)
+
+
+def _hr(email: str) -> Any:
+    """An HR person. Transactional tests flush the database, and with it the role groups a data
+    migration made (permissions come back), so the permission is granted directly."""
+    person = UserFactory(email=email)
+    app_label, codename = roles.OFFBOARD_PEOPLE.split(".")
+    person.user_permissions.add(
+        Permission.objects.get(codename=codename, content_type__app_label=app_label)
+    )
+    return person
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_teardown_finishes_after_a_restart_with_a_correct_report(
+    aws_server: str, redis_url: str, postgres_required: None, tmp_path: Any, settings: Any
+) -> None:
+    strict_iam.use_strict_iam(settings)
+    hr = _hr("hr-kill@example.com")
+    leaver = UserFactory(email="killed@example.com")
+    strict_iam.load_user("killed.leaver", simulated=False)
+    IamAccountFactory(owner=leaver, user_name="killed.leaver")
+    outbox = tmp_path / "outbox"
+
+    with running_worker(
+        moto_url=aws_server,
+        redis_url=redis_url,
+        outbox=outbox,
+        extra_env={
+            "AWS_FAULT_INJECTION": "after:DeleteLoginProfile:sleep=30",
+            "PORTAL_STRICT_IAM": "1",
+        },
+    ) as worker:
+        offboarding = offboarding_start(actor=hr, person=leaver)
+        worker.wait_for_log("sleeping 30s after DeleteLoginProfile")
+        worker.kill()
+
+        # AWS has lost the console password, but the worker died before recording it.
+        offboarding.refresh_from_db()
+        assert offboarding.status == Offboarding.Status.IN_PROGRESS
+        assert offboarding.steps_done == []
+        assert not aws.read_user("killed.leaver").login_profile
+
+        worker.env["AWS_FAULT_INJECTION"] = ""
+        worker.start()
+        wait_until(
+            lambda: Offboarding.objects.get(pk=offboarding.pk).status in FINISHED, timeout=120
+        )
+        # The report email leaves after the commit that finished the offboarding.
+        wait_until(lambda: _report_sent(outbox), timeout=30)
+
+    offboarding.refresh_from_db()
+    assert offboarding.status == Offboarding.Status.COMPLETED, offboarding.failure_reason
+    assert offboarding.attempts == 2
+    assert offboarding.steps_done == [f"killed.leaver:{step}" for step in STEPS]
+    assert not aws.read_user("killed.leaver").exists
+    [entry] = offboarding.report["accounts"]
+    # Found before the crash, so the resumed run still reports what was there.
+    assert entry["kinds"]["login_profile"] == {"found": 1, "removed": 1, "remaining": 0}
+    assert entry["kinds"]["access_keys"] == {"found": 2, "removed": 2, "remaining": 0}
+    assert entry["kinds"]["mfa_devices"] == {"found": 1, "removed": 1, "remaining": 0}
+    assert entry["kinds"]["groups"] == {"found": 2, "removed": 2, "remaining": 0}
+    assert offboarding.report["remaining_total"] == 0
+    rows = AuditEvent.objects.filter(target="iam_user:killed.leaver").order_by("id")
+    assert [row.data["step"] for row in rows] == list(STEPS)
+    assert rows.first().data["removed"] == []  # the crashed run had already removed it
+    assert _report_sent(outbox)
+
+
+def _report_sent(outbox: Any) -> bool:
+    subjects = [message["Subject"] for message in read_outbox(outbox)]
+    return any("killed@example.com" in subject and "completed" in subject for subject in subjects)

@@ -1,0 +1,236 @@
+"""The employee's "My access" page: requests with their timeline, IAM users, links waiting."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from provisioning.models import AccessRequest, Approval, Grant
+from provisioning.requests.decisions import access_request_approve
+from tests.factories import (
+    AccessRequestFactory,
+    ApprovalFactory,
+    CredentialLinkFactory,
+    GrantFactory,
+    IamAccountFactory,
+    RoleGroupFactory,
+    UserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+URL = reverse("my_access")
+PARTIAL = reverse("my_access_requests")
+WHY = "I build the data pipeline and need to deploy it."
+Status = AccessRequest.Status
+ROLES = ["employee", "manager", "hr", "security", "auditor"]
+
+
+def request_of(person, role_group=None, **fields):
+    return AccessRequestFactory(
+        requester=person,
+        role_group=role_group or RoleGroupFactory(),
+        access_type=fields.pop("access_type", "console"),
+        justification=WHY,
+        iam_user_name="employee",
+        **fields,
+    )
+
+
+def text(response):
+    return response.content.decode()
+
+
+@pytest.mark.parametrize("url", [URL, PARTIAL])
+@pytest.mark.parametrize("role", ROLES)
+def test_every_signed_in_role_sees_their_own_access(client, people, role, url):
+    client.force_login(people[role])
+    assert client.get(url).status_code == 200
+
+
+@pytest.mark.parametrize("url", [URL, PARTIAL, reverse("access_request_cancel", args=[1])])
+def test_anonymous_visitors_are_sent_to_sign_in(client, url):
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("account_login"))
+
+
+def test_only_ones_own_requests_are_listed(client, employee):
+    mine = request_of(employee, RoleGroupFactory(name="Mine (test)"))
+    request_of(UserFactory(), RoleGroupFactory(name="Someone else's (test)"))
+    client.force_login(employee)
+
+    response = client.get(URL)
+
+    assert [r.pk for r in response.context["page_obj"].object_list] == [mine.pk]
+    assert "Someone else&#x27;s (test)" not in text(response)
+
+
+def test_the_timeline_says_who_approved_and_when_and_how_it_ended(client, employee, manager):
+    approved = request_of(employee, RoleGroupFactory(name="Developers (test)"))
+    access_request_approve(access_request_id=approved.pk, actor=manager)
+    AccessRequest.objects.filter(pk=approved.pk).update(
+        status=Status.ACTIVE, provisioned_at=timezone.now()
+    )
+    request_of(
+        employee,
+        status=Status.FAILED,
+        failure_reason="AWS refused: the account has too many IAM users (LimitExceeded).",
+    )
+    waiting = request_of(employee)
+    client.force_login(employee)
+
+    page = text(client.get(URL))
+
+    assert "Approved by Morgan Manager (manager)" in page
+    assert "Active since" in page
+    assert "Failed: AWS refused: the account has too many IAM users (LimitExceeded)." in page
+    assert "Waiting for your manager, Morgan Manager" in page
+    assert f"Submitted {timezone.localtime(waiting.submitted_at):%-d %b %Y}" in page
+
+
+def test_the_page_polls_only_while_a_request_is_being_provisioned(client, employee):
+    request_of(employee, status=Status.PENDING)
+    client.force_login(employee)
+    assert 'hx-trigger="every 3s"' not in text(client.get(URL))
+
+    provisioning = request_of(employee, status=Status.PROVISIONING, attempts=2)
+    page = text(client.get(URL))
+    assert 'hx-trigger="every 3s"' in page
+    assert f'hx-get="{PARTIAL}?page=1"' in page
+
+    fragment = text(client.get(PARTIAL))
+    assert "Provisioning your IAM user… (attempt 2)" in fragment
+    assert "<html" not in fragment
+
+    AccessRequest.objects.filter(pk=provisioning.pk).update(status=Status.ACTIVE)
+    assert 'hx-trigger="every 3s"' not in text(client.get(PARTIAL))
+
+
+def test_iam_users_and_their_live_role_groups_are_shown(client, employee):
+    account = IamAccountFactory(owner=employee, user_name="erin")
+    GrantFactory(iam_account=account, role_group=RoleGroupFactory(name="Held (test)"))
+    GrantFactory(
+        iam_account=account,
+        role_group=RoleGroupFactory(name="Revoked (test)"),
+        revoked_at=timezone.now(),
+    )
+    client.force_login(employee)
+
+    page = text(client.get(URL))
+
+    assert "erin" in page
+    assert "Held (test)" in page
+    assert "Revoked (test)" not in page
+
+
+def test_a_credential_link_waiting_says_check_your_email_and_nothing_more(client, employee):
+    account = IamAccountFactory(owner=employee, user_name="erin")
+    token = "a-token-that-must-never-be-shown"
+    CredentialLinkFactory(
+        recipient=employee,
+        iam_account=account,
+        token_hash=hashlib.sha256(token.encode()).hexdigest(),
+        sealed_password=b"sealed",
+        issued_at=timezone.now(),
+        expires_at=timezone.now() + timedelta(hours=24),
+    )
+    client.force_login(employee)
+
+    page = text(client.get(URL))
+
+    assert "check your email" in page
+    assert token not in page
+    assert hashlib.sha256(token.encode()).hexdigest() not in page
+
+
+@pytest.mark.parametrize("state", ["revealed_at", "revoked_at", "expired"])
+def test_used_or_expired_links_are_not_announced(client, employee, state):
+    account = IamAccountFactory(owner=employee, user_name="erin")
+    now = timezone.now()
+    CredentialLinkFactory(
+        recipient=employee,
+        iam_account=account,
+        expires_at=now - timedelta(hours=1) if state == "expired" else now + timedelta(hours=1),
+        **({state: now} if state != "expired" else {}),
+    )
+    client.force_login(employee)
+    assert "check your email" not in text(client.get(URL))
+
+
+def test_an_undecided_request_can_be_cancelled_from_the_page(client, employee):
+    access_request = request_of(employee)
+    client.force_login(employee)
+    assert reverse("access_request_cancel", args=[access_request.pk]) in text(client.get(URL))
+
+    response = client.post(reverse("access_request_cancel", args=[access_request.pk]), follow=True)
+
+    access_request.refresh_from_db()
+    assert access_request.status == Status.CANCELLED
+    assert f"Request #{access_request.pk} is cancelled." in text(response)
+
+
+def test_cancelling_someone_elses_request_is_refused_with_a_message(client, employee):
+    theirs = request_of(UserFactory())
+    client.force_login(employee)
+
+    response = client.post(reverse("access_request_cancel", args=[theirs.pk]), follow=True)
+
+    theirs.refresh_from_db()
+    assert theirs.status == Status.PENDING
+    assert f"There is no request #{theirs.pk}." in text(response)
+
+
+def test_cancel_needs_a_post(client, employee):
+    access_request = request_of(employee)
+    client.force_login(employee)
+    assert client.get(reverse("access_request_cancel", args=[access_request.pk])).status_code == 405
+    access_request.refresh_from_db()
+    assert access_request.status == Status.PENDING
+
+
+def _queries(client, url):
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured)
+
+
+def test_my_access_costs_the_same_queries_for_1_and_200_requests(
+    client, employee, manager, django_assert_max_num_queries
+):
+    account = IamAccountFactory(owner=employee, user_name="erin")
+    groups = [RoleGroupFactory() for _ in range(200)]
+    first = request_of(employee, groups[0], status=Status.PROVISIONING, iam_account=account)
+    ApprovalFactory(request=first, approver=manager, stage="manager", decision="approved")
+    GrantFactory(iam_account=account, role_group=groups[0])
+    client.force_login(employee)
+    one = {url: _queries(client, url) for url in (URL, PARTIAL)}
+
+    created = AccessRequest.objects.bulk_create(
+        AccessRequest(
+            requester=employee,
+            role_group=group,
+            access_type="both",
+            justification=WHY,
+            status=Status.ACTIVE,
+            iam_account=account,
+            copied_from=manager,
+        )
+        for group in groups[1:]
+    )
+    Approval.objects.bulk_create(
+        Approval(request=r, approver=manager, stage="manager", decision="approved") for r in created
+    )
+    Grant.objects.bulk_create(Grant(iam_account=account, role_group=g) for g in groups[1:])
+    assert AccessRequest.objects.filter(requester=employee).count() == 200
+
+    for url in (URL, PARTIAL):
+        assert _queries(client, url) == one[url]
+        with django_assert_max_num_queries(one[url]):
+            client.get(url)
