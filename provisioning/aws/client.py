@@ -77,7 +77,8 @@ def _config(profile: str) -> botocore.config.Config:
     if profile == QUICK:
         return botocore.config.Config(
             region_name=settings.AWS_REGION,
-            retries={"mode": "standard", "max_attempts": 1},
+            # One attempt in all: botocore's "max_attempts" counts retries after the first.
+            retries={"mode": "standard", "total_max_attempts": 1},
             connect_timeout=settings.AWS_QUICK_CONNECT_TIMEOUT,
             read_timeout=settings.AWS_QUICK_READ_TIMEOUT,
         )
@@ -205,7 +206,8 @@ def gone(error: AwsError) -> bool:
 
 def error_response(code: str, message: str, status: int) -> tuple[Any, dict[str, Any]]:
     """What a `before-call` handler returns to answer for AWS: botocore then raises
-    ClientError (and its retry handler sees "Throttling" as it would from AWS)."""
+    ClientError. botocore's own retries never see it (they wrap the HTTP request this
+    answer replaces), so an injected Throttling reaches the portal's retry at once."""
     response = botocore.awsrequest.AWSResponse(None, status, {}, None)
     parsed = {
         "Error": {"Code": code, "Message": message},

@@ -35,7 +35,7 @@ _answer: Callable[[str, str, int], tuple[Any, dict[str, Any]]] | None = None
 
 
 def install(client: Any, *, answer: Callable[[str, str, int], tuple[Any, dict[str, Any]]]) -> None:
-    global _answer  # noqa: PLW0603
+    global _answer
     _answer = answer
     client.meta.events.register("before-call", _inject_fault)
     client.meta.events.register("after-call", _after_call)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import socket
+import time
 from typing import Any
 
 import pytest
@@ -17,6 +19,7 @@ from django.urls import reverse
 from accounts import roles
 from provisioning import aws
 from provisioning.models import Offboarding, RoleGroup
+from provisioning.offboarding.selectors import AWS_SILENT
 from provisioning.offboarding.start import offboarding_start
 from tests import strict_iam
 from tests.factories import (
@@ -237,6 +240,28 @@ def test_the_confirm_page_still_offers_to_offboard_when_aws_cannot_be_read(
     assert "Could not read it from AWS" in page
     assert "AccessDenied" in page
     assert 'name="mode"' in page
+
+
+def test_when_aws_does_not_answer_the_confirm_page_says_so_after_one_short_attempt(
+    people: dict[str, Any], settings: Any
+) -> None:
+    leaver = _leaver(people)
+    IamAccountFactory(owner=leaver, user_name="silent")
+    # A server that takes the connection and never answers: AWS hanging, not refusing.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        settings.AWS_ENDPOINT_URL = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        settings.AWS_QUICK_READ_TIMEOUT = 1
+        aws.reset_clients()
+        started = time.monotonic()
+        page = _client(people["hr"]).get(_confirm_url(leaver)).content.decode()
+        waited = time.monotonic() - started
+    aws.reset_clients()
+    assert AWS_SILENT in page
+    assert 'name="mode"' in page
+    # One attempt of one second, not AWS_MAX_ATTEMPTS x AWS_READ_TIMEOUT (5 x 20 s).
+    assert waited < 4
 
 
 def test_a_second_confirmation_while_the_first_runs_is_refused_with_a_message(

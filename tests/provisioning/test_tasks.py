@@ -1,0 +1,59 @@
+"""Every task is alike: limits from settings, none without them; the two that change AWS ack
+late and are re-delivered if their worker dies; services reach them only through the queue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.conf import settings
+
+from portal.celery import app
+from provisioning import queue, tasks
+
+
+def _our_tasks() -> dict[str, Any]:
+    app.loader.import_default_modules()
+    return {name: task for name, task in app.tasks.items() if name.startswith("provisioning.")}
+
+
+def test_every_task_of_ours_has_a_soft_and_a_hard_time_limit() -> None:
+    found = _our_tasks()
+    assert set(found) >= {
+        "provisioning.tasks.provision_access_request",
+        "provisioning.tasks.teardown_offboarding",
+        "provisioning.tasks.sweep_stuck_requests",
+        "provisioning.tasks.sweep_stuck_offboardings",
+        "provisioning.tasks.send_approval_reminders",
+    }
+    for name, task in found.items():
+        assert task.soft_time_limit and task.time_limit, name
+        assert task.soft_time_limit < task.time_limit, name
+
+
+def test_the_work_that_changes_aws_takes_its_limits_and_retries_from_settings() -> None:
+    provision = tasks.provision_access_request
+    assert provision.time_limit == settings.CELERY_TASK_TIME_LIMIT
+    assert provision.max_retries == settings.PROVISIONING_MAX_RETRIES
+    teardown = tasks.teardown_offboarding
+    assert teardown.soft_time_limit == settings.OFFBOARDING_SOFT_TIME_LIMIT
+    assert teardown.time_limit == settings.OFFBOARDING_TIME_LIMIT
+    assert teardown.max_retries == settings.OFFBOARDING_MAX_RETRIES
+    for task in (provision, teardown):
+        assert task.acks_late and task.reject_on_worker_lost
+
+
+@pytest.mark.parametrize("retries", [0, 3, 10])
+def test_backoff_never_exceeds_its_cap(retries: int) -> None:
+    waits = {tasks._backoff(retries, base=3, maximum=60) for _ in range(50)}
+    assert all(0 <= wait <= 60 for wait in waits)
+
+
+def test_the_queue_hands_work_to_the_registered_tasks() -> None:
+    assert queue._job(queue.PROVISION) is tasks.provision_access_request
+    assert queue._job(queue.TEARDOWN) is tasks.teardown_offboarding
+
+
+def test_an_unregistered_job_is_a_clear_error() -> None:
+    with pytest.raises(RuntimeError, match=r"provisioning\.tasks was never imported"):
+        queue._job("nothing-by-this-name")
