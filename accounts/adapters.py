@@ -17,6 +17,7 @@ from django.http import HttpRequest
 
 from accounts import roles
 from accounts.models import User
+from accounts.selectors import email_domain_problem
 from accounts.services import person_signed_up
 from common.http import client_ip
 
@@ -41,16 +42,18 @@ PORTAL_NAME = "IAM Access Portal"
 
 class PortalAccountAdapter(DefaultAccountAdapter):
     def is_open_for_signup(self, request: HttpRequest) -> bool:
-        # People come from HR's directory; self sign-up only where a company domain is allowed.
-        return bool(settings.PORTAL_SIGNUP_EMAIL_DOMAIN)
+        # People come from HR's directory; self sign-up only where it is turned on.
+        return settings.PORTAL_SELF_SIGNUP
 
     def clean_email(self, email: str) -> str:
-        # allauth calls this for sign-up and password reset alike. The domain rule is for
-        # sign-up only: HR may import anyone, and they must still be able to reset a password.
+        # allauth calls this for sign-up and password reset alike. The domain rule is checked
+        # at sign-up (imports and HR's edits check it in their services); a person already in
+        # the directory must still be able to reset their password.
         email = super().clean_email(email).lower()
-        domain = settings.PORTAL_SIGNUP_EMAIL_DOMAIN
-        if _current_url_name() == "account_signup" and domain and not email.endswith("@" + domain):
-            raise forms.ValidationError(f"Only @{domain} addresses can sign up.")
+        if _current_url_name() == "account_signup":
+            problem = email_domain_problem(email)
+            if problem:
+                raise forms.ValidationError(problem)
         return email
 
     def save_user(self, request: HttpRequest, user: User, form: Any, commit: bool = True) -> User:

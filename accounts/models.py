@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.utils import timezone
@@ -49,6 +51,12 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
     left_at = models.DateTimeField(null=True, blank=True)
+    # Who last placed this person in the org chart (created them, set their manager) and
+    # when: for ORG_CHART_COOLDOWN_DAYS they may not approve this person's requests.
+    placed_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    placed_at = models.DateTimeField(null=True, blank=True)
 
     objects = UserManager()
 
@@ -69,6 +77,13 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def audit_target(self) -> str:
         return f"person:{self.pk}"
+
+    def recently_placed_by(self, actor: User, *, now: datetime | None = None) -> bool:
+        """Whether `actor` placed this person in the org chart within the cool-down."""
+        if self.placed_by_id is None or self.placed_by_id != actor.pk or self.placed_at is None:
+            return False
+        cutoff = (now or timezone.now()) - timedelta(days=settings.ORG_CHART_COOLDOWN_DAYS)
+        return self.placed_at >= cutoff
 
     def get_full_name(self) -> str:
         return self.full_name or self.email

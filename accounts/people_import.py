@@ -12,15 +12,18 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 import audit
 from accounts import roles
 from accounts.errors import ImportProblem, ImportRejected
 from accounts.models import EmploymentStatus, User
-from accounts.selectors import is_current
+from accounts.selectors import email_domain_problem, is_current
 from accounts.services import (
     VIA_IMPORT,
+    announce_org_chart_change,
     email_of,
+    mark_placed,
     record_person_created,
     record_person_updated,
     require_people_manager,
@@ -183,7 +186,7 @@ def _parse_row(
     def bad(message: str) -> None:
         problems.append(ImportProblem(line, message))
 
-    email_problem = _email_problem(email, "email")
+    email_problem = _email_problem(email, "email") or email_domain_problem(email)
     if email_problem:
         bad(email_problem)
     elif email in first_line_of:
@@ -197,7 +200,9 @@ def _parse_row(
     if len(value["department"]) > DEPARTMENT_MAX_LENGTH:
         bad(f"department is longer than {DEPARTMENT_MAX_LENGTH} characters.")
     if manager_email:
-        manager_email_problem = _email_problem(manager_email, "manager_email")
+        manager_email_problem = _email_problem(
+            manager_email, "manager_email"
+        ) or email_domain_problem(manager_email)
         if manager_email_problem:
             bad(manager_email_problem)
         elif manager_email == email:
@@ -294,6 +299,7 @@ def _management_loops(rows: list[ImportRow]) -> list[ImportProblem]:
 
 def _apply(rows: list[ImportRow], *, actor: User | None, ip: str | None) -> ImportResult:
     result = ImportResult()
+    now = timezone.now()
     wanted_managers = {row.email: row.manager_email for row in rows}
     existing = _directory_by_email(set(wanted_managers) | set(wanted_managers.values()))
 
@@ -307,6 +313,8 @@ def _apply(rows: list[ImportRow], *, actor: User | None, ip: str | None) -> Impo
             department=row.department,
             employment_status=EmploymentStatus.ACTIVE,
         )
+        # Whoever creates a person has placed them: they cannot approve for them for a while.
+        mark_placed(person, actor=actor, now=now)
         # They set their own password through "forgot password"; nobody else ever knows it.
         person.set_unusable_password()
         new_people.append(person)
@@ -321,6 +329,7 @@ def _apply(rows: list[ImportRow], *, actor: User | None, ip: str | None) -> Impo
     # far cheaper than bulk_update's CASE over thousands of rows.
     new_by_manager: dict[int, list[int]] = defaultdict(list)
     changed_people = []
+    moved_people = []
     for row in rows:
         person = people[row.email]
         manager = people.get(row.manager_email) if row.manager_email else None
@@ -347,6 +356,9 @@ def _apply(rows: list[ImportRow], *, actor: User | None, ip: str | None) -> Impo
             continue
         person.full_name = row.full_name
         person.department = row.department
+        if before["manager"] != after["manager"]:
+            mark_placed(person, actor=actor, now=now)
+            moved_people.append(person)
         person.manager = manager
         changed_people.append(person)
         result.updated.append(row.email)
@@ -355,5 +367,10 @@ def _apply(rows: list[ImportRow], *, actor: User | None, ip: str | None) -> Impo
         )
     for manager_pk, report_pks in new_by_manager.items():
         User.objects.filter(pk__in=report_pks).update(manager_id=manager_pk)
-    User.objects.bulk_update(changed_people, ["full_name", "department", "manager"], batch_size=500)
+    User.objects.bulk_update(
+        changed_people,
+        ["full_name", "department", "manager", "placed_by", "placed_at"],
+        batch_size=500,
+    )
+    announce_org_chart_change(moved_people, actor=actor, ip=ip)
     return result

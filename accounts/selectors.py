@@ -3,8 +3,12 @@ queries whether the organisation has one person or thousands."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+from django.conf import settings
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from accounts import roles
 from accounts.models import EmploymentStatus, User
@@ -53,6 +57,23 @@ def departments() -> list[str]:
         .distinct()
     )
     return list(names)
+
+
+def email_domain_problem(email: str) -> str | None:
+    """Why the portal will not have a person with this email, or None: only the
+    organisation's domains (PORTAL_ALLOWED_EMAIL_DOMAINS), so no one can bring an outside
+    identity in and give it access."""
+    domain = email.strip().lower().rpartition("@")[2]
+    allowed = settings.PORTAL_ALLOWED_EMAIL_DOMAINS
+    if domain in allowed:
+        return None
+    listed = ", ".join(f"@{name}" for name in allowed)
+    return f"{email} is not an address of the organisation (allowed: {listed})."
+
+
+def org_chart_cutoff(now: datetime | None = None) -> datetime:
+    """Placements after this are recent: their author may not approve for that person."""
+    return (now or timezone.now()) - timedelta(days=settings.ORG_CHART_COOLDOWN_DAYS)
 
 
 def is_current(person: User) -> bool:

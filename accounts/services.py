@@ -19,8 +19,9 @@ from django.utils.module_loading import import_string
 import audit
 from accounts import roles
 from accounts.errors import NotAllowed, PeopleError
+from accounts.events import org_chart_changed
 from accounts.models import EmploymentStatus, User
-from accounts.selectors import manager_problem
+from accounts.selectors import email_domain_problem, manager_problem
 
 # How a change reached the directory, as the audit trail says it.
 VIA_FORM = "form"
@@ -37,6 +38,22 @@ def require_people_manager(actor: User | None) -> None:
 
 def email_of(person: User | None) -> str:
     return person.email if person is not None else ""
+
+
+def mark_placed(person: User, *, actor: User | None, now: datetime | None = None) -> None:
+    """Record who placed the person in the org chart, and when (not saved here): for
+    ORG_CHART_COOLDOWN_DAYS that person may not approve their requests."""
+    person.placed_by = actor
+    person.placed_at = now or timezone.now()
+
+
+def announce_org_chart_change(
+    people: list[User], *, actor: User | None, ip: str | None = None
+) -> None:
+    """Tell the other apps, in the caller's transaction, that these people have a new
+    manager (provisioning re-routes their undecided requests)."""
+    if people:
+        org_chart_changed.send(sender=User, people=people, actor=actor, ip=ip)
 
 
 # --- The audit rows of people ---------------------------------------------------------------
@@ -110,28 +127,39 @@ def person_update(
         person = (
             User.objects.select_for_update(of=("self",)).select_related("manager").get(pk=person.pk)
         )
-        problem = manager_problem(person=person, manager=manager)
+        problem = manager_problem(person=person, manager=manager) or next(
+            filter(None, (email_domain_problem(p.email) for p in (person, manager) if p)), None
+        )
         if problem:
             raise PeopleError(problem)
         before = {"department": person.department, "manager": email_of(person.manager)}
         after = {"department": department, "manager": email_of(manager)}
         if before == after:
             return False
+        manager_changed = before["manager"] != after["manager"]
         person.department = department
         person.manager = manager
-        person.save(update_fields=["department", "manager"])
+        fields = ["department", "manager"]
+        if manager_changed:
+            mark_placed(person, actor=actor)
+            fields += ["placed_by", "placed_at"]
+        person.save(update_fields=fields)
         record_person_updated(
             actor=actor, person=person, before=before, after=after, via=VIA_FORM, ip=ip
         )
+        if manager_changed:
+            announce_org_chart_change([person], actor=actor, ip=ip)
     return True
 
 
-# --- Self sign-up (only where PORTAL_SIGNUP_EMAIL_DOMAIN allows it) ---------------------------
+# --- Self sign-up (only where PORTAL_SELF_SIGNUP allows it) ------------------------------------
 
 
 def person_signed_up(*, person: User, ip: str | None = None) -> None:
     """A person who signed up themselves is an employee like anyone HR imported."""
     with transaction.atomic():
+        mark_placed(person, actor=person)
+        person.save(update_fields=["placed_by", "placed_at"])
         person.groups.add(Group.objects.get(name=roles.EMPLOYEES))
         record_person_created(actor=person, person=person, manager_email="", via=VIA_SIGN_UP, ip=ip)
 
@@ -186,7 +214,8 @@ def reports_reassign(
     reports = list(User.objects.select_for_update().filter(manager=manager, is_active=True))
     for report in reports:
         report.manager = new_manager
-        report.save(update_fields=["manager"])
+        mark_placed(report, actor=actor)
+        report.save(update_fields=["manager", "placed_by", "placed_at"])
         record_person_updated(
             actor=actor,
             person=report,
@@ -197,4 +226,5 @@ def reports_reassign(
             offboarding_id=offboarding_id,
             ip=ip,
         )
+    announce_org_chart_change(reports, actor=actor, ip=ip)
     return reports

@@ -188,8 +188,19 @@ ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",
     "reset_password": "5/m/ip,3/m/key",
 }
-# People come from HR. Self sign-up only for an allowed company email domain, when one is set.
-PORTAL_SIGNUP_EMAIL_DOMAIN = env_str("PORTAL_SIGNUP_EMAIL_DOMAIN", "").lower()
+# The organisation's email domains: HR's import and edits, self sign-up and (later) the
+# identity provider accept people only at these. Several may be listed.
+PORTAL_ALLOWED_EMAIL_DOMAINS = [
+    domain.lower().lstrip("@")
+    for domain in env_list(
+        "PORTAL_ALLOWED_EMAIL_DOMAINS", "example.com", required_in_production=True
+    )
+]
+# People come from HR. Self sign-up (for the allowed domains only) is off unless turned on.
+PORTAL_SELF_SIGNUP = env_bool("PORTAL_SELF_SIGNUP", False)
+# Separation of duties: whoever placed a person in the org chart (created them, set or changed
+# their manager) within this many days cannot approve that person's requests.
+ORG_CHART_COOLDOWN_DAYS = env_int("ORG_CHART_COOLDOWN_DAYS", 30)
 
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = env_str("MFA_TOTP_ISSUER", "IAM Access Portal")

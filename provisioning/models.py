@@ -78,6 +78,17 @@ class AccessRequest(models.Model):
     )
     UNDECIDED_STATUSES = (Status.PENDING, Status.AWAITING_SECOND_APPROVAL)
 
+    class Route(models.TextChoices):
+        """Who decides the first stage, fixed at submission (re-routed, with an audit row,
+        when the requester's place in the org chart changes)."""
+
+        MANAGER = "manager", "the requester's manager"
+        NO_MANAGER = "no_manager", "the security admins: the requester has no active manager"
+        PLACED_BY_MANAGER = (
+            "placed_by_manager",
+            "the security admins: the manager placed the requester in the org chart recently",
+        )
+
     requester = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="access_requests"
     )
@@ -97,6 +108,15 @@ class AccessRequest(models.Model):
     status = models.CharField(
         max_length=32, choices=Status.choices, default=Status.PENDING, db_index=True
     )
+    # The first-stage approver (None: the security admins decide), and why.
+    first_approver = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="requests_to_decide",
+    )
+    route = models.CharField(max_length=32, choices=Route.choices, default=Route.MANAGER)
     iam_account = models.ForeignKey(
         IamAccount, null=True, blank=True, on_delete=models.PROTECT, related_name="requests"
     )
@@ -246,6 +266,10 @@ class Offboarding(models.Model):
         DISABLE = "disable", "Disable and keep the IAM users (retention)"
 
     class Status(models.TextChoices):
+        # A privileged leaver (HR, security admin, auditor): nothing is cut until a security
+        # admin other than the leaver and the HR person confirms.
+        AWAITING_CONFIRMATION = "awaiting_confirmation", "Awaiting a security admin's confirmation"
+        DECLINED = "declined", "Declined by a security admin"
         PENDING = "pending", "Pending teardown"
         IN_PROGRESS = "in_progress", "Tearing down"
         COMPLETED = "completed", "Completed"
@@ -257,9 +281,15 @@ class Offboarding(models.Model):
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
+    # For a privileged leaver: the security admin who confirmed (or declined) HR's request.
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    decline_reason = models.TextField(blank=True)
     mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.DELETE)
     status = models.CharField(
-        max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
+        max_length=32, choices=Status.choices, default=Status.PENDING, db_index=True
     )
     steps_done = models.JSONField(default=list, blank=True)
     report = models.JSONField(default=dict, blank=True)

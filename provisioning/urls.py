@@ -37,6 +37,16 @@ urlpatterns = [
     path("people/<int:person_id>/offboard/", offboarding.offboard_person, name="offboard_person"),
     path("offboarding/<int:pk>/", offboarding.offboarding_detail, name="offboarding_detail"),
     path(
+        "offboarding/<int:pk>/confirm/",
+        offboarding.offboarding_confirm_view,
+        name="offboarding_confirm",
+    ),
+    path(
+        "offboarding/<int:pk>/decline/",
+        offboarding.offboarding_decline_view,
+        name="offboarding_decline",
+    ),
+    path(
         "offboarding/<int:pk>/report.json",
         offboarding.offboarding_report_json_download,
         name="offboarding_report_json",

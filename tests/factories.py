@@ -59,8 +59,15 @@ class IamAccountFactory(factory.django.DjangoModelFactory):
     arn = factory.LazyAttribute(lambda o: f"arn:aws:iam::123456789012:user/{o.user_name}")
 
 
+def _first_stage(request: Any) -> Any:
+    from provisioning.requests.selectors import first_stage_route
+
+    return first_stage_route(request.requester)
+
+
 class AccessRequestFactory(factory.django.DjangoModelFactory):
-    """A pending request for a role-group, by default; pass `status=` for another stage."""
+    """A pending request for a role-group, by default; pass `status=` for another stage. Its
+    first-stage approver is fixed as submission would fix it (the requester's manager)."""
 
     class Meta:
         model = AccessRequest
@@ -69,6 +76,8 @@ class AccessRequestFactory(factory.django.DjangoModelFactory):
     role_group = factory.SubFactory(RoleGroupFactory)
     access_type = AccessRequest.AccessType.CONSOLE
     justification = "Needed for the quarterly close, for tests."
+    first_approver = factory.LazyAttribute(lambda o: _first_stage(o).approver)
+    route = factory.LazyAttribute(lambda o: _first_stage(o).route)
 
 
 class ApprovalFactory(factory.django.DjangoModelFactory):

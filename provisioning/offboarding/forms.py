@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from provisioning.models import Offboarding
+from provisioning.offboarding.start import DECLINE_REASON_MAX_LENGTH
 
 
 class OffboardForm(forms.Form):
@@ -24,4 +25,13 @@ class OffboardForm(forms.Form):
         ],
         initial=Offboarding.Mode.DELETE,
         widget=forms.RadioSelect,
+    )
+
+
+class DeclineForm(forms.Form):
+    reason = forms.CharField(
+        max_length=DECLINE_REASON_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Reason for declining (HR will read it)",
+        error_messages={"required": "Give a reason for declining: HR will read it."},
     )

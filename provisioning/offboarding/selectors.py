@@ -15,7 +15,10 @@ from accounts.models import User
 from provisioning import aws
 from provisioning.models import AccessRequest, CredentialLink, Grant, IamAccount, Offboarding
 
-OPEN_STATUSES = (Offboarding.Status.PENDING, Offboarding.Status.IN_PROGRESS)
+# The worker's part: HR (and, for a privileged leaver, a security admin) have confirmed.
+RUNNING_STATUSES = (Offboarding.Status.PENDING, Offboarding.Status.IN_PROGRESS)
+# Not finished: a new offboarding of the same person is refused meanwhile.
+UNFINISHED_STATUSES = (Offboarding.Status.AWAITING_CONFIRMATION, *RUNNING_STATUSES)
 
 # What the confirm page says when AWS does not answer the preview's one short attempt.
 AWS_SILENT = "AWS did not answer; confirming still cuts the portal at once and the worker retries."
@@ -101,7 +104,7 @@ def offboarding_blast_radius(*, person: User) -> BlastRadius:
 
 def offboarding_running_for(person: User) -> Offboarding | None:
     return (
-        Offboarding.objects.filter(person=person, status__in=OPEN_STATUSES)
+        Offboarding.objects.filter(person=person, status__in=UNFINISHED_STATUSES)
         .order_by("-started_at")
         .first()
     )
@@ -116,7 +119,7 @@ def offboarding_get(pk: int) -> Offboarding:
 def stuck_offboardings(*, now: datetime | None = None) -> QuerySet[Offboarding]:
     """Offboardings still pending or tearing down long after HR confirmed them."""
     cutoff = (now or timezone.now()) - timedelta(seconds=settings.PROVISIONING_STALE_SECONDS)
-    return Offboarding.objects.filter(status__in=OPEN_STATUSES, started_at__lt=cutoff).order_by(
+    return Offboarding.objects.filter(status__in=RUNNING_STATUSES, started_at__lt=cutoff).order_by(
         "pk"
     )
 

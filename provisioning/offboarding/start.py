@@ -2,8 +2,14 @@
 
 Each change goes through the service that owns it, under that service's audit action: the
 person's deactivation and their reports' new manager (accounts), the cancelled requests
-(requests), the revoked credential links (credentials). Only `offboarding.started` is
-offboarding's own."""
+(requests), the revoked credential links (credentials). Only `offboarding.*` is
+offboarding's own.
+
+A privileged leaver (HR, security admin, auditor) needs a second person: HR's click records
+the request (`offboarding.requested`) and cuts nothing; a security admin who is neither the
+leaver nor that HR person confirms it (`offboarding_confirm`), and only then is the portal
+cut. The last active security admin cannot be offboarded at all.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ from django.utils import timezone
 import audit
 from accounts import roles
 from accounts.models import User
+from accounts.selectors import security_admins
 from accounts.services import person_deactivate, reports_reassign
 from provisioning import queue
 from provisioning.credentials.links import credential_links_revoke_for_leaver
@@ -24,11 +31,36 @@ from provisioning.errors import (
     OffboardingNotAllowed,
 )
 from provisioning.models import AccessRequest, Offboarding
+from provisioning.offboarding import notifications
 from provisioning.offboarding.report import jsonable
-from provisioning.offboarding.selectors import OPEN_STATUSES
+from provisioning.offboarding.selectors import UNFINISHED_STATUSES
 from provisioning.requests.cancel import access_requests_cancel_for_leaver
 
 MANAGER_OFFBOARDED = "manager offboarded"
+DECLINE_REASON_MAX_LENGTH = 1000
+
+Status = Offboarding.Status
+
+
+def is_privileged_leaver(person: User) -> bool:
+    """People whose leaving changes who can run the portal itself."""
+    return person.is_superuser or any(
+        person.has_perm(permission)
+        for permission in (
+            roles.MANAGE_PEOPLE,
+            roles.OFFBOARD_PEOPLE,
+            roles.OPERATE_PROVISIONING,
+            roles.VIEW_AUDIT,
+        )
+    )
+
+
+def _refuse_last_security_admin(person: User) -> None:
+    if roles.is_security_admin(person) and not security_admins().exclude(pk=person.pk).exists():
+        raise OffboardingNotAllowed(
+            f"{person} is the last active security admin: make someone else a security admin "
+            "first, or nobody could run the portal's security."
+        )
 
 
 def offboarding_start(
@@ -43,12 +75,10 @@ def offboarding_start(
     follows in the worker.
 
     Steps: check the actor holds the offboarding permission and is not the leaver; lock the
-    leaver and refuse if an offboarding of theirs is still running; deactivate the portal
-    account and delete every stored session of it; cancel their open requests; revoke their
-    unused credential links, wiping the sealed secrets; move their reports (and so the
-    reports' pending requests) to the leaver's own manager; record it all on the Offboarding,
-    with an audit row per change; enqueue the teardown once committed (`enqueue=False` leaves
-    that to the caller, as `manage.py offboard --wait` does)."""
+    leaver and refuse if an offboarding of theirs is unfinished; a privileged leaver's
+    offboarding waits for a security admin's confirmation (nothing cut yet); otherwise cut
+    the portal (see `_cut_portal`) and enqueue the teardown once committed (`enqueue=False`
+    leaves that to the caller, as `manage.py offboard --wait` does)."""
     if not (actor.is_active and actor.has_perm(roles.OFFBOARD_PEOPLE)):
         raise OffboardingNotAllowed("Only HR can offboard people.")
     if actor.pk == person.pk:
@@ -57,39 +87,147 @@ def offboarding_start(
         raise OffboardingError(f"Unknown offboarding mode {mode!r}.")
     with transaction.atomic():
         person = User.objects.select_for_update().get(pk=person.pk)
-        if Offboarding.objects.filter(person=person, status__in=OPEN_STATUSES).exists():
+        if Offboarding.objects.filter(person=person, status__in=UNFINISHED_STATUSES).exists():
             raise OffboardingAlreadyRunning(
                 f"{person} is already being offboarded: see the report on their page."
             )
+        if is_privileged_leaver(person):
+            _refuse_last_security_admin(person)
+            offboarding = Offboarding.objects.create(
+                person=person, started_by=actor, mode=mode, status=Status.AWAITING_CONFIRMATION
+            )
+            audit.record(
+                "offboarding.requested",
+                actor=actor,
+                target=offboarding.audit_target,
+                data={"email": person.email, "mode": mode, "needs": "security admin"},
+                ip=ip,
+            )
+            transaction.on_commit(
+                lambda: notifications.confirmation_needed(offboarding), robust=True
+            )
+            return offboarding
         offboarding = Offboarding.objects.create(person=person, started_by=actor, mode=mode)
-        portal: dict[str, Any] = {"deactivated_at": timezone.now(), "was_active": person.is_active}
-        portal["sessions_ended"] = person_deactivate(person=person, actor=actor, ip=ip)
-        portal["requests_cancelled"] = access_requests_cancel_for_leaver(
-            person=person, actor=actor, offboarding_id=offboarding.pk, ip=ip
-        )
-        portal["links_revoked"] = credential_links_revoke_for_leaver(
-            person=person, actor=actor, offboarding_id=offboarding.pk, ip=ip
-        )
-        portal["reports_moved"] = _reports_moved(person, offboarding, actor=actor, ip=ip)
-        offboarding.report = jsonable({"portal": portal})
-        offboarding.save(update_fields=["report"])
+        _cut_portal(offboarding, actor=actor, ip=ip, enqueue=enqueue)
+    return offboarding
+
+
+def offboarding_confirm(
+    *, offboarding_id: int, actor: User, ip: str | None = None, enqueue: bool = True
+) -> Offboarding:
+    """A security admin confirms HR's offboarding of a privileged person: the portal part
+    happens now, exactly as for anyone else. The confirmer is neither the leaver nor the HR
+    person who asked; of two confirming at once, one does (a conditional UPDATE)."""
+    with transaction.atomic():
+        offboarding = _for_second_person(offboarding_id, actor)
+        person = User.objects.select_for_update().get(pk=offboarding.person_id)
+        _refuse_last_security_admin(person)
+        now = timezone.now()
+        claimed = Offboarding.objects.filter(
+            pk=offboarding.pk, status=Status.AWAITING_CONFIRMATION
+        ).update(status=Status.PENDING, confirmed_by=actor, confirmed_at=now)
+        if claimed != 1:
+            raise OffboardingError("Another security admin has just decided this offboarding.")
+        offboarding.refresh_from_db()
         audit.record(
-            "offboarding.started",
+            "offboarding.confirmed",
             actor=actor,
             target=offboarding.audit_target,
-            data={
-                "email": person.email,
-                "mode": mode,
-                "sessions_ended": portal["sessions_ended"],
-                "requests_cancelled": len(portal["requests_cancelled"]),
-                "links_revoked": portal["links_revoked"],
-                "reports_moved": [moved["email"] for moved in portal["reports_moved"]],
-            },
+            data={"email": person.email, "requested_by": offboarding.started_by.email},
             ip=ip,
         )
-        if enqueue:
-            queue.teardown_on_commit(offboarding.pk)
+        _cut_portal(offboarding, actor=actor, ip=ip, enqueue=enqueue)
     return offboarding
+
+
+def offboarding_decline(
+    *, offboarding_id: int, actor: User, reason: str, ip: str | None = None
+) -> Offboarding:
+    """A security admin declines HR's offboarding of a privileged person, with a reason HR
+    reads. Nothing was cut, and nothing is."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise OffboardingError("Give a reason for declining: HR will read it.")
+    if len(reason) > DECLINE_REASON_MAX_LENGTH:
+        raise OffboardingError(f"Keep the reason under {DECLINE_REASON_MAX_LENGTH} characters.")
+    with transaction.atomic():
+        offboarding = _for_second_person(offboarding_id, actor)
+        claimed = Offboarding.objects.filter(
+            pk=offboarding.pk, status=Status.AWAITING_CONFIRMATION
+        ).update(
+            status=Status.DECLINED,
+            confirmed_by=actor,
+            confirmed_at=timezone.now(),
+            decline_reason=reason,
+            finished_at=timezone.now(),
+        )
+        if claimed != 1:
+            raise OffboardingError("Another security admin has just decided this offboarding.")
+        offboarding.refresh_from_db()
+        audit.record(
+            "offboarding.declined",
+            actor=actor,
+            target=offboarding.audit_target,
+            data={"email": offboarding.person.email, "reason": reason},
+            ip=ip,
+        )
+        transaction.on_commit(lambda: notifications.declined(offboarding), robust=True)
+    return offboarding
+
+
+def _for_second_person(offboarding_id: int, actor: User) -> Offboarding:
+    offboarding = (
+        Offboarding.objects.select_related("person", "started_by").filter(pk=offboarding_id).first()
+    )
+    if offboarding is None:
+        raise OffboardingError(f"There is no offboarding #{offboarding_id}.")
+    if not (actor.is_active and roles.is_security_admin(actor)):
+        raise OffboardingNotAllowed("Only a security admin confirms a privileged offboarding.")
+    if actor.pk in (offboarding.person_id, offboarding.started_by_id):
+        raise OffboardingNotAllowed(
+            "A second person must confirm: not the leaver, and not the HR person who asked."
+        )
+    if offboarding.status != Status.AWAITING_CONFIRMATION:
+        raise OffboardingError(
+            f"Offboarding #{offboarding.pk} is {offboarding.get_status_display().lower()}: "
+            "there is nothing to confirm."
+        )
+    return offboarding
+
+
+def _cut_portal(offboarding: Offboarding, *, actor: User, ip: str | None, enqueue: bool) -> None:
+    """Deactivate the portal account and delete every stored session of it; cancel their
+    open requests; revoke their unused credential links, wiping the sealed secrets; move
+    their reports (and so the reports' pending requests) to the leaver's own manager; record
+    it all on the Offboarding, with an audit row per change; enqueue the teardown."""
+    person = offboarding.person
+    portal: dict[str, Any] = {"deactivated_at": timezone.now(), "was_active": person.is_active}
+    portal["sessions_ended"] = person_deactivate(person=person, actor=actor, ip=ip)
+    portal["requests_cancelled"] = access_requests_cancel_for_leaver(
+        person=person, actor=actor, offboarding_id=offboarding.pk, ip=ip
+    )
+    portal["links_revoked"] = credential_links_revoke_for_leaver(
+        person=person, actor=actor, offboarding_id=offboarding.pk, ip=ip
+    )
+    portal["reports_moved"] = _reports_moved(person, offboarding, actor=actor, ip=ip)
+    offboarding.report = jsonable({"portal": portal})
+    offboarding.save(update_fields=["report"])
+    audit.record(
+        "offboarding.started",
+        actor=actor,
+        target=offboarding.audit_target,
+        data={
+            "email": person.email,
+            "mode": offboarding.mode,
+            "sessions_ended": portal["sessions_ended"],
+            "requests_cancelled": len(portal["requests_cancelled"]),
+            "links_revoked": portal["links_revoked"],
+            "reports_moved": [moved["email"] for moved in portal["reports_moved"]],
+        },
+        ip=ip,
+    )
+    if enqueue:
+        queue.teardown_on_commit(offboarding.pk)
 
 
 def _reports_moved(

@@ -22,7 +22,7 @@ from provisioning import aws
 from provisioning.errors import OffboardingBusy
 from provisioning.models import AccessKeyRecord, Grant, IamAccount, Offboarding
 from provisioning.offboarding.report import KIND_LABELS, jsonable
-from provisioning.offboarding.selectors import OPEN_STATUSES, offboarding_targets
+from provisioning.offboarding.selectors import RUNNING_STATUSES, offboarding_targets
 from provisioning.offboarding.verify import offboarding_verify
 
 ACCESS_STEPS = ("login_profile", "access_keys_deactivated")
@@ -58,7 +58,7 @@ def offboarding_teardown(*, offboarding_id: int) -> Offboarding | None:
     with session_try_lock(LockKey.OFFBOARDING_TEARDOWN, offboarding_id) as held:
         if not held:
             raise OffboardingBusy(f"offboarding {offboarding_id} is held by another worker")
-        claimed = Offboarding.objects.filter(pk=offboarding_id, status__in=OPEN_STATUSES).update(
+        claimed = Offboarding.objects.filter(pk=offboarding_id, status__in=RUNNING_STATUSES).update(
             status=Offboarding.Status.IN_PROGRESS, attempts=F("attempts") + 1
         )
         if claimed != 1:

@@ -13,7 +13,7 @@ import audit
 from provisioning import aws
 from provisioning.models import Offboarding
 from provisioning.offboarding.report import jsonable, send_report, unique
-from provisioning.offboarding.selectors import OPEN_STATUSES, offboarding_targets
+from provisioning.offboarding.selectors import RUNNING_STATUSES, offboarding_targets
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ def offboarding_give_up(*, offboarding_id: int, reason: str) -> Offboarding | No
     every step safely."""
     offboarding = (
         Offboarding.objects.select_related("person", "started_by")
-        .filter(pk=offboarding_id, status__in=OPEN_STATUSES)
+        .filter(pk=offboarding_id, status__in=RUNNING_STATUSES)
         .first()
     )
     if offboarding is None:

@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import roles
 from accounts.http import AuthenticatedHttpRequest
@@ -16,7 +16,7 @@ from accounts.models import User
 from common.http import client_ip
 from provisioning.errors import OffboardingError
 from provisioning.models import Offboarding
-from provisioning.offboarding.forms import OffboardForm
+from provisioning.offboarding.forms import DeclineForm, OffboardForm
 from provisioning.offboarding.report import (
     offboarding_report_csv,
     offboarding_report_json,
@@ -28,7 +28,11 @@ from provisioning.offboarding.selectors import (
     offboarding_blast_radius,
     offboarding_get,
 )
-from provisioning.offboarding.start import offboarding_start
+from provisioning.offboarding.start import (
+    offboarding_confirm,
+    offboarding_decline,
+    offboarding_start,
+)
 from provisioning.offboarding.teardown import STEPS
 
 
@@ -66,6 +70,13 @@ def offboard_person(request: AuthenticatedHttpRequest, person_id: int) -> HttpRe
         except OffboardingError as error:
             messages.error(request, str(error))
             return redirect("offboard_person", person_id=person.pk)
+        if offboarding.status == Offboarding.Status.AWAITING_CONFIRMATION:
+            messages.info(
+                request,
+                f"{person} holds a privileged role: a security admin other than you must "
+                "confirm this offboarding. They have been emailed; nothing is cut until then.",
+            )
+            return redirect("offboarding_detail", pk=offboarding.pk)
         messages.success(
             request,
             f"{person} can no longer sign in to the portal and has been signed out. "
@@ -93,6 +104,10 @@ def offboarding_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpRespon
     context = {
         "offboarding": offboarding,
         "person": offboarding.person,
+        "may_confirm": offboarding.status == Offboarding.Status.AWAITING_CONFIRMATION
+        and roles.is_security_admin(request.user)
+        and request.user.pk not in (offboarding.person_id, offboarding.started_by_id),
+        "decline_form": DeclineForm(),
         "portal": offboarding.report.get("portal", {}),
         "accounts": report_accounts(offboarding.report),
         "running": offboarding.status
@@ -143,3 +158,49 @@ def person_access(request: AuthenticatedHttpRequest, person_id: int) -> HttpResp
     }
     template = "_person_access.html" if request.htmx else "person_access.html"
     return render(request, f"provisioning/offboarding/{template}", context)
+
+
+@login_required
+@require_POST
+def offboarding_confirm_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """A security admin confirms HR's offboarding of a privileged person."""
+    if not roles.is_security_admin(request.user):
+        raise PermissionDenied("Only a security admin confirms a privileged offboarding.")
+    try:
+        offboarding = offboarding_confirm(
+            offboarding_id=pk, actor=request.user, ip=client_ip(request)
+        )
+    except OffboardingError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(
+            request,
+            f"Confirmed: {offboarding.person} can no longer sign in, and their IAM users are "
+            "being torn down now.",
+        )
+    return redirect("offboarding_detail", pk=pk)
+
+
+@login_required
+@require_POST
+def offboarding_decline_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    if not roles.is_security_admin(request.user):
+        raise PermissionDenied("Only a security admin declines a privileged offboarding.")
+    form = DeclineForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, str(error))
+        return redirect("offboarding_detail", pk=pk)
+    try:
+        offboarding_decline(
+            offboarding_id=pk,
+            actor=request.user,
+            reason=form.cleaned_data["reason"],
+            ip=client_ip(request),
+        )
+    except OffboardingError as error:
+        messages.error(request, str(error))
+    else:
+        messages.info(request, "Declined: nothing was cut, and HR is told why.")
+    return redirect("offboarding_detail", pk=pk)

@@ -42,7 +42,7 @@ Status = AccessRequest.Status
 def load_request(access_request_id: int) -> AccessRequest:
     try:
         return AccessRequest.objects.select_related(
-            "requester__manager", "role_group", "iam_account"
+            "requester__manager", "role_group", "iam_account", "first_approver"
         ).get(pk=access_request_id)
     except (AccessRequest.DoesNotExist, ValueError, TypeError):
         raise RequestNotFound(f"There is no request #{access_request_id}.") from None
@@ -56,22 +56,41 @@ def _first_approval(access_request: AccessRequest) -> Approval | None:
     )
 
 
+def _first_stage_decider(access_request: AccessRequest) -> User | None:
+    """The approver fixed at submission, while they can still decide; None: security admins."""
+    approver = access_request.first_approver
+    return approver if approver is not None and approver.is_active else None
+
+
 def access_request_decision_stage(*, access_request: AccessRequest, actor: User) -> str:
-    """The stage `actor` would decide on this request now, or a refusal saying why not."""
+    """The stage `actor` would decide on this request now, or a refusal saying why not.
+
+    Never the requester, and never whoever placed the requester in the org chart within
+    ORG_CHART_COOLDOWN_DAYS: an identity and its access always pass two different people."""
     requester = access_request.requester
     if actor.pk == requester.pk:
         raise DecisionNotAllowed("You cannot decide your own request.")
-    manager = selectors.first_stage_approver(requester)
+    if requester.recently_placed_by(actor):
+        raise DecisionNotAllowed(
+            f"You placed {requester} in the org chart on {requester.placed_at:%d %b %Y}: "
+            f"someone else must decide request #{access_request.pk}."
+        )
+    manager = _first_stage_decider(access_request)
     is_security = roles.is_security_admin(actor)
     if access_request.status == Status.PENDING:
         if manager is not None and actor.pk != manager.pk:
             raise DecisionNotAllowed(
-                f"Only {requester}'s manager can decide request #{access_request.pk}."
+                f"Only {requester}'s manager can decide request #{access_request.pk} ({manager})."
             )
         if manager is None and not is_security:
+            why = (
+                "their manager placed them in the org chart recently"
+                if access_request.route == AccessRequest.Route.PLACED_BY_MANAGER
+                else "they have no manager"
+            )
             raise DecisionNotAllowed(
-                f"{requester} has no manager: only a security admin can decide "
-                f"request #{access_request.pk}."
+                f"{requester} has no manager who may decide ({why}): only a security admin "
+                f"can decide request #{access_request.pk}."
             )
         return Approval.Stage.MANAGER
     if access_request.status == Status.AWAITING_SECOND_APPROVAL:

@@ -7,9 +7,20 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from accounts.models import User
-from accounts.selectors import security_admin_emails
+from accounts.selectors import security_admins
 from common.emails import send_templated_email
 from provisioning.models import AccessRequest, Approval
+from provisioning.requests import selectors
+
+
+def _security_deciders(requester: User, *, excluding: tuple[int, ...] = ()) -> list[str]:
+    """The security admins who may decide for this requester (not them, not their recent
+    placer in the org chart, not `excluding`)."""
+    return [
+        admin.email
+        for admin in security_admins()
+        if admin.pk not in excluding and selectors.may_decide_for(admin, requester)
+    ]
 
 
 def request_submitted(access_requests: Sequence[AccessRequest], *, approver: User | None) -> None:
@@ -17,10 +28,7 @@ def request_submitted(access_requests: Sequence[AccessRequest], *, approver: Use
     if not access_requests:
         return
     requester = access_requests[0].requester
-    if approver is not None:
-        recipients = [approver.email]
-    else:
-        recipients = security_admin_emails(excluding=(requester.pk,))
+    recipients = [approver.email] if approver is not None else _security_deciders(requester)
     send_templated_email(
         "request_submitted",
         recipients,
@@ -51,8 +59,23 @@ def second_approval_needed(access_request: AccessRequest, first_approval: Approv
     """To every security admin who may give the second approval."""
     send_templated_email(
         "request_second_approval_needed",
-        security_admin_emails(excluding=(access_request.requester_id, first_approval.approver_id)),
+        _security_deciders(access_request.requester, excluding=(first_approval.approver_id,)),
         {"access_request": access_request, "approval": first_approval},
+    )
+
+
+def request_rerouted(
+    access_request: AccessRequest, *, previous: User | None, actor: User | None
+) -> None:
+    """To whoever decides a request now that its requester moved in the org chart."""
+    approver = access_request.first_approver
+    recipients = (
+        [approver.email] if approver is not None else _security_deciders(access_request.requester)
+    )
+    send_templated_email(
+        "request_rerouted",
+        recipients,
+        {"access_request": access_request, "previous": previous, "actor": actor},
     )
 
 

@@ -49,6 +49,11 @@ class RequestPlan:
     skipped: tuple[tuple[str, str], ...] = ()
     copied_from: User | None = None
     approver: User | None = None
+    route: str = AccessRequest.Route.MANAGER
+
+    @property
+    def route_label(self) -> str:
+        return AccessRequest.Route(self.route).label
 
     @property
     def is_change(self) -> bool:
@@ -243,6 +248,7 @@ def access_request_plan(
             raise RequestInvalid("An end date applies to a role-group; choose one or leave it.")
         planned.append(PlannedRequest(None, None))
 
+    first_stage = selectors.first_stage_route(requester)
     return RequestPlan(
         requester=requester,
         iam_user_name=_iam_user_name(requester, account),
@@ -253,5 +259,6 @@ def access_request_plan(
         requests=tuple(planned),
         skipped=tuple(skipped),
         copied_from=colleague,
-        approver=selectors.first_stage_approver(requester),
+        approver=first_stage.approver,
+        route=first_stage.route,
     )

@@ -20,15 +20,19 @@ Status = AccessRequest.Status
 
 
 def _reminder_recipients(access_request: AccessRequest, admins: list[User]) -> list[str]:
-    if access_request.status == Status.PENDING:
-        manager = selectors.first_stage_approver(access_request.requester)
-        if manager is not None:
-            return [manager.email]
+    approver = access_request.first_approver
+    if access_request.status == Status.PENDING and approver is not None and approver.is_active:
+        return [approver.email]
     first = next(
         (a for a in access_request.approvals.all() if a.stage == Approval.Stage.MANAGER), None
     )
-    exclude = {access_request.requester_id, first.approver_id if first else None}
-    return [admin.email for admin in admins if admin.pk not in exclude]
+    exclude = {first.approver_id if first else None}
+    requester = access_request.requester
+    return [
+        admin.email
+        for admin in admins
+        if admin.pk not in exclude and selectors.may_decide_for(admin, requester)
+    ]
 
 
 def approval_reminders_send(*, now: datetime | None = None) -> int:
@@ -42,7 +46,7 @@ def approval_reminders_send(*, now: datetime | None = None) -> int:
             status__in=AccessRequest.UNDECIDED_STATUSES, submitted_at__lte=cutoff
         )
         .exclude(reminded_at__gt=cutoff)
-        .select_related("requester__manager", "role_group")
+        .select_related("requester__placed_by", "first_approver", "role_group")
         .prefetch_related("approvals")
         .order_by("submitted_at")
     )

@@ -3,6 +3,7 @@ joins that keep a page at a constant number of queries however many rows it show
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Prefetch, Q, QuerySet
@@ -10,6 +11,7 @@ from django.utils import timezone
 
 from accounts import roles
 from accounts.models import User
+from accounts.selectors import org_chart_cutoff
 from provisioning.models import (
     AccessRequest,
     Approval,
@@ -19,17 +21,40 @@ from provisioning.models import (
 )
 
 IN_FLIGHT_STATUSES = (AccessRequest.Status.APPROVED, AccessRequest.Status.PROVISIONING)
+Route = AccessRequest.Route
+
+
+@dataclass(frozen=True)
+class FirstStage:
+    """Who decides a new request's first stage: `approver`, or the security admins (None)."""
+
+    approver: User | None
+    route: str
+
+
+def first_stage_route(requester: User) -> FirstStage:
+    """The requester's active manager decides the first stage, unless:
+
+    - there is none (nobody set, or the manager has left): the security admins decide, so a
+      request never waits on an approver who does not exist;
+    - the manager is who placed the requester in the org chart within ORG_CHART_COOLDOWN_DAYS
+      (created them, or made themselves their manager): then a second person, a security
+      admin, decides, so no one both makes an identity and gives it access."""
+    manager = requester.manager
+    if manager is None or not manager.is_active or manager.pk == requester.pk:
+        return FirstStage(None, Route.NO_MANAGER)
+    if requester.recently_placed_by(manager):
+        return FirstStage(None, Route.PLACED_BY_MANAGER)
+    return FirstStage(manager, Route.MANAGER)
 
 
 def first_stage_approver(requester: User) -> User | None:
-    """The person who decides the first stage: the requester's active manager, if any.
+    return first_stage_route(requester).approver
 
-    Without one (nobody set, or the manager has left) the security admins decide instead,
-    so a request never waits on an approver who does not exist."""
-    manager = requester.manager
-    if manager is None or not manager.is_active or manager.pk == requester.pk:
-        return None
-    return manager
+
+def may_decide_for(person: User, requester: User) -> bool:
+    """Not the requester, nor who placed the requester in the org chart recently."""
+    return person.pk != requester.pk and not requester.recently_placed_by(person)
 
 
 def live_iam_account_of(person: User) -> IamAccount | None:
@@ -70,28 +95,30 @@ def open_requests_of(person: User) -> QuerySet[AccessRequest]:
 
 
 def _with_decisions(queryset: QuerySet[AccessRequest]) -> QuerySet[AccessRequest]:
-    return queryset.select_related("requester", "role_group", "copied_from").prefetch_related(
-        Prefetch("approvals", queryset=Approval.objects.select_related("approver"))
-    )
+    return queryset.select_related(
+        "requester", "role_group", "copied_from", "first_approver"
+    ).prefetch_related(Prefetch("approvals", queryset=Approval.objects.select_related("approver")))
 
 
 def requests_awaiting_decision_by(user: User) -> QuerySet[AccessRequest]:
-    """What `user` may decide now: first stage for their direct reports; and for a security
-    admin, second approvals they did not give the first approval for, plus the first stage of
-    people who have no active manager. Never their own requests."""
+    """What `user` may decide now: the first stage of requests routed to them; and for a
+    security admin, second approvals they did not give the first approval for, plus the first
+    stage of requests routed to the security admins (or whose approver has left since). Never
+    their own requests, nor those of anyone they placed in the org chart recently."""
     Status = AccessRequest.Status
-    decidable = Q(
-        status=Status.PENDING, requester__manager=user, requester__manager__is_active=True
-    )
+    decidable = Q(status=Status.PENDING, first_approver=user, first_approver__is_active=True)
     if roles.is_security_admin(user):
         decidable |= Q(status=Status.AWAITING_SECOND_APPROVAL) & ~Q(
             approvals__approver=user, approvals__stage=Approval.Stage.MANAGER
         )
         decidable |= Q(status=Status.PENDING) & (
-            Q(requester__manager__isnull=True) | Q(requester__manager__is_active=False)
+            Q(first_approver__isnull=True) | Q(first_approver__is_active=False)
         )
     return _with_decisions(
-        AccessRequest.objects.filter(decidable).exclude(requester=user).order_by("submitted_at")
+        AccessRequest.objects.filter(decidable)
+        .exclude(requester=user)
+        .exclude(requester__placed_by=user, requester__placed_at__gte=org_chart_cutoff())
+        .order_by("submitted_at")
     )
 
 

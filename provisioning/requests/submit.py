@@ -63,6 +63,8 @@ def access_request_submit(
                         copied_from=plan.copied_from,
                         iam_account=plan.existing_account,
                         iam_user_name=plan.iam_user_name,
+                        first_approver=plan.approver,
+                        route=plan.route,
                     )
             except IntegrityError:
                 name = planned.role_group.name if planned.role_group else "this change"
@@ -78,6 +80,8 @@ def access_request_submit(
                     "access_type": plan.access_type,
                     "iam_user_name": plan.iam_user_name,
                     "change_to_existing_user": plan.is_change,
+                    "first_approver": plan.approver.email if plan.approver else None,
+                    "route": plan.route,
                     "end_date": planned.end_date,
                     "copied_from": plan.copied_from.email if plan.copied_from else None,
                 },

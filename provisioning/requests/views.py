@@ -46,7 +46,6 @@ def _my_requests_context(request: AuthenticatedHttpRequest) -> dict[str, Any]:
     return {
         "page_obj": page,
         "in_flight": selectors.has_request_in_flight(request.user),
-        "approver": selectors.first_stage_approver(request.user),
     }
 
 
@@ -104,7 +103,7 @@ def _render_form(
             "form": form,
             "iam_account": account,
             "role_groups": role_groups_offered(),
-            "approver": selectors.first_stage_approver(request.user),
+            "first_stage": selectors.first_stage_route(request.user),
         },
     )
 
@@ -154,16 +153,18 @@ def request_access(request: AuthenticatedHttpRequest) -> HttpResponse:
     except PortalError as error:
         form.add_error(None, str(error))
         return _render_form(request, form, account)
-    approver = selectors.first_stage_approver(request.user)
-    sent = f"Request #{created[0].pk}" if len(created) == 1 else f"{len(created)} requests"
-    if approver is not None:
-        messages.success(request, f"{sent} sent to {approver} for approval.")
-    else:
+    first = created[0]
+    sent = f"Request #{first.pk}" if len(created) == 1 else f"{len(created)} requests"
+    if first.first_approver is not None:
+        messages.success(request, f"{sent} sent to {first.first_approver} for approval.")
+    elif first.route == AccessRequest.Route.NO_MANAGER:
         messages.warning(
             request,
             f"{sent} sent. You have no manager in the portal, so the security admins will "
             "decide instead. Ask HR to set your manager.",
         )
+    else:
+        messages.info(request, f"{sent} sent to {first.get_route_display()}.")
     return redirect("my_access")
 
 

@@ -142,10 +142,8 @@ def test_the_reset_email_names_the_portal_and_carries_a_link_and_no_password(
 # --- Sign-up -----------------------------------------------------------------------------------
 
 
-def test_sign_up_is_closed_without_an_allowed_domain(
-    client: Client, settings: Any, db: None
-) -> None:
-    settings.PORTAL_SIGNUP_EMAIL_DOMAIN = ""
+def test_sign_up_is_closed_unless_turned_on(client: Client, settings: Any, db: None) -> None:
+    settings.PORTAL_SELF_SIGNUP = False
     login_page = client.get(reverse("account_login")).content.decode()
     assert reverse("account_signup") not in login_page
     assert "HR adds everyone to the portal" in login_page
@@ -157,14 +155,18 @@ def test_sign_up_is_closed_without_an_allowed_domain(
     assert not User.objects.filter(email="walk-in@example.com").exists()
 
 
-def test_with_an_allowed_domain_only_that_domain_may_sign_up(
+def test_with_sign_up_on_only_the_allowed_domains_may_sign_up(
     client: Client, settings: Any, db: None
 ) -> None:
-    settings.PORTAL_SIGNUP_EMAIL_DOMAIN = "example.org"
+    settings.PORTAL_SELF_SIGNUP = True
+    settings.PORTAL_ALLOWED_EMAIL_DOMAINS = ["example.org", "example.net"]
     assert reverse("account_signup") in client.get(reverse("account_login")).content.decode()
     data = {"password1": "a-long-passphrase-1", "password2": "a-long-passphrase-1"}
     refused = client.post(reverse("account_signup"), {"email": "someone@elsewhere.com", **data})
-    assert "Only @example.org addresses can sign up." in refused.content.decode()
+    assert (
+        "someone@elsewhere.com is not an address of the organisation "
+        "(allowed: @example.org, @example.net)." in refused.content.decode()
+    )
     assert not User.objects.filter(email="someone@elsewhere.com").exists()
 
     accepted = client.post(reverse("account_signup"), {"email": "New@Example.org", **data})
@@ -181,9 +183,10 @@ def test_with_an_allowed_domain_only_that_domain_may_sign_up(
     }
 
 
-def test_the_sign_up_domain_does_not_stop_others_resetting_their_password(
+def test_the_allowed_domains_do_not_stop_others_resetting_their_password(
     client: Client, settings: Any, employee: Any
 ) -> None:
-    settings.PORTAL_SIGNUP_EMAIL_DOMAIN = "example.org"
+    settings.PORTAL_SELF_SIGNUP = True
+    settings.PORTAL_ALLOWED_EMAIL_DOMAINS = ["example.org"]
     client.post(reverse("account_reset_password"), {"email": employee.email})
     assert [message.to for message in mail.outbox] == [[employee.email]]

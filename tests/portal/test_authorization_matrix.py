@@ -14,6 +14,7 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from accounts import roles
 from tests.factories import AccessRequestFactory, IamAccountFactory, OffboardingFactory
 
 ROLES = ("anonymous", "employee", "manager", "hr", "security", "auditor")
@@ -58,6 +59,11 @@ EVIDENCE = {"hr", "security", "auditor"}
 def _assert_status(access_request: Any, status: str) -> None:
     access_request.refresh_from_db()
     assert access_request.status == status
+
+
+def _assert_offboarding_status(offboarding: Any, status: str) -> None:
+    offboarding.refresh_from_db()
+    assert offboarding.status == status
 
 
 MATRIX: dict[str, Row] = {
@@ -109,6 +115,27 @@ MATRIX: dict[str, Row] = {
     "offboard_person": Row(only({"hr"}), kwargs=lambda o: {"person_id": o["leaver"].pk}),
     "person_access": Row(only({"hr"}), kwargs=lambda o: {"person_id": o["leaver"].pk}),
     "offboarding_detail": Row(only(EVIDENCE), kwargs=lambda o: {"pk": o["offboarding"].pk}),
+    # A privileged person's offboarding: only a security admin (not the leaver, not the HR
+    # person who asked) confirms or declines it.
+    "offboarding_confirm": Row(
+        only({"security"}, allowed=REDIRECT),
+        method="post",
+        kwargs=lambda o: {"pk": o["privileged_offboarding"].pk},
+        after=lambda o, role: _assert_offboarding_status(
+            o["privileged_offboarding"],
+            "pending" if role == "security" else "awaiting_confirmation",
+        ),
+    ),
+    "offboarding_decline": Row(
+        only({"security"}, allowed=REDIRECT),
+        method="post",
+        kwargs=lambda o: {"pk": o["privileged_offboarding"].pk},
+        data={"reason": "Not leaving after all."},
+        after=lambda o, role: _assert_offboarding_status(
+            o["privileged_offboarding"],
+            "declined" if role == "security" else "awaiting_confirmation",
+        ),
+    ),
     "offboarding_report_json": Row(only(EVIDENCE), kwargs=lambda o: {"pk": o["offboarding"].pk}),
     "offboarding_report_csv": Row(only(EVIDENCE), kwargs=lambda o: {"pk": o["offboarding"].pk}),
     "people_directory": Row(only({"hr"})),
@@ -210,7 +237,7 @@ def test_role_gets_the_designed_answer(name, role, people, matrix_objects, aws):
 def matrix_objects(people: dict[str, Any]) -> dict[str, Any]:
     """Objects the parametrised URLs point at: the employee's things, seen by every role."""
     from provisioning.credentials.links import credential_link_issue, credential_link_pending
-    from provisioning.models import AccessRequest, RoleGroup
+    from provisioning.models import AccessRequest, Offboarding, RoleGroup
     from tests.factories import UserFactory
 
     employee = people["employee"]
@@ -237,7 +264,14 @@ def matrix_objects(people: dict[str, Any]) -> dict[str, Any]:
     token = credential_link_issue(link=link)
     leaver = UserFactory(email="leaver@example.com", manager=people["manager"])
     offboarding = OffboardingFactory(person=leaver, started_by=people["hr"])
+    privileged_leaver = UserFactory(email="auditor-two@example.com", roles=[roles.AUDITORS])
+    privileged = OffboardingFactory(
+        person=privileged_leaver,
+        started_by=people["hr"],
+        status=Offboarding.Status.AWAITING_CONFIRMATION,
+    )
     return {
+        "privileged_offboarding": privileged,
         "people": people,
         "pending_request": pending,
         "failed_request": failed,

@@ -27,6 +27,7 @@ OPERATOR_ENV = {
     "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
     "POSTGRES_PASSWORD": secrets.token_urlsafe(16),
     "CREDENTIAL_ENCRYPTION_KEYS": "1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
+    "PORTAL_ALLOWED_EMAIL_DOMAINS": "example.com",
 }
 
 

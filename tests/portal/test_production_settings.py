@@ -22,6 +22,7 @@ REQUIRED = [
     "EMAIL_URL",
     "PORTAL_BASE_URL",
     "CREDENTIAL_ENCRYPTION_KEYS",
+    "PORTAL_ALLOWED_EMAIL_DOMAINS",
 ]
 
 
@@ -42,6 +43,7 @@ def production_env(aws_endpoint: str = "http://127.0.0.1:9", **overrides: str) -
         EMAIL_URL="smtp://mail.internal:25",
         PORTAL_BASE_URL="https://portal.example.com",
         CREDENTIAL_ENCRYPTION_KEYS=f"2:{_key()},1:{_key()}",
+        PORTAL_ALLOWED_EMAIL_DOMAINS="example.com",
         AWS_ENDPOINT_URL=aws_endpoint,
         AWS_ACCESS_KEY_ID="testing",
         AWS_SECRET_ACCESS_KEY="testing",

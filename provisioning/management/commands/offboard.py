@@ -67,6 +67,12 @@ class Command(BaseCommand):
             )
         except OffboardingError as error:
             raise CommandError(str(error)) from None
+        if offboarding.status == Offboarding.Status.AWAITING_CONFIRMATION:
+            self.stdout.write(
+                f"Offboarding #{offboarding.pk} of {person.email} waits for a security admin's "
+                "confirmation (a privileged person): nothing is cut until then."
+            )
+            return
         if not options["wait"]:
             self.stdout.write(
                 f"Offboarding #{offboarding.pk} of {person.email} started: portal sign-in "

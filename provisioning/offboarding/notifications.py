@@ -1,0 +1,34 @@
+"""The emails of a privileged person's offboarding: a security admin must confirm it, and
+HR hears if one declines. (The report's emails are in `report.py`.)"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.urls import reverse
+
+from accounts.selectors import security_admins
+from common.emails import send_templated_email
+from provisioning.models import Offboarding
+
+
+def _url(offboarding: Offboarding) -> str:
+    return f"{settings.PORTAL_BASE_URL}{reverse('offboarding_detail', args=[offboarding.pk])}"
+
+
+def confirmation_needed(offboarding: Offboarding) -> None:
+    """To every security admin who may confirm: not the leaver, not the HR person asking."""
+    excluded = {offboarding.person_id, offboarding.started_by_id}
+    send_templated_email(
+        "offboarding_confirmation_needed",
+        [admin.email for admin in security_admins() if admin.pk not in excluded],
+        {"offboarding": offboarding, "person": offboarding.person, "url": _url(offboarding)},
+    )
+
+
+def declined(offboarding: Offboarding) -> None:
+    """To the HR person who asked."""
+    send_templated_email(
+        "offboarding_declined",
+        [offboarding.started_by.email],
+        {"offboarding": offboarding, "person": offboarding.person, "url": _url(offboarding)},
+    )
