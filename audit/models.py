@@ -4,7 +4,7 @@ from django.db import models
 
 
 class AuditEvent(models.Model):
-    """One row of the append-only, hash-chained audit trail.
+    """One row of the append-only, MAC-chained audit trail.
 
     The actor is kept by id and email rather than a foreign key: the trail must outlive and
     never constrain the rows it talks about. In Postgres a trigger refuses UPDATE, DELETE and
@@ -19,7 +19,9 @@ class AuditEvent(models.Model):
     ip = models.GenericIPAddressField(null=True, blank=True)
     correlation_id = models.CharField(max_length=64, blank=True)
     prev_hash = models.CharField(max_length=64)
+    # HMAC-SHA256 of the row (prev_hash included) under the AUDIT_CHAIN_KEYS key `key_version`.
     hash = models.CharField(max_length=64, unique=True)
+    key_version = models.CharField(max_length=32, blank=True)
 
     class Meta:
         ordering = ["-id"]

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
 
@@ -14,6 +13,7 @@ from django.views.decorators.http import require_GET
 from audit.forms import AuditFilterForm
 from audit.models import AuditEvent
 from audit.selectors import audit_events
+from common.csv import SafeWriter
 
 VIEW_AUDIT = "audit.view_audit"
 
@@ -55,7 +55,7 @@ class _Echo:
 def audit_export(request: HttpRequest) -> StreamingHttpResponse:
     """The filtered trail as CSV, streamed so a long trail never sits in memory."""
     _, events = _filtered(request)
-    writer = csv.writer(_Echo())
+    writer = SafeWriter(_Echo())
     header = ["id", "created_at", "actor", "action", "target", "data", "ip", "correlation_id"]
 
     def rows() -> Iterator[str]:

@@ -102,7 +102,7 @@ INSTALLED_APPS = [
     "audit",
     "accounts",
     "provisioning",
-    "portal",
+    "portal.apps.PortalConfig",
 ]
 
 MIDDLEWARE = [
@@ -339,7 +339,7 @@ CREDENTIAL_ENCRYPTION_KEYS = env_list(
 )
 
 
-def _check_encryption_keys(keys: list[str]) -> None:
+def _check_encryption_keys(keys: list[str], name: str = "CREDENTIAL_ENCRYPTION_KEYS") -> None:
     """Each key is `version:base64-of-32-bytes` (AES-256), versions unique, newest first."""
     seen: set[str] = set()
     for position, key in enumerate(keys, start=1):
@@ -360,13 +360,37 @@ def _check_encryption_keys(keys: list[str]) -> None:
         if problem:
             # Never echo the key itself: it is a secret.
             raise ImproperlyConfigured(
-                f"CREDENTIAL_ENCRYPTION_KEYS: key {position} {problem} (expected "
+                f"{name}: key {position} {problem} (expected "
                 "version:base64-of-32-random-bytes, comma-separated, newest first)"
             )
         seen.add(version)
 
 
 _check_encryption_keys(CREDENTIAL_ENCRYPTION_KEYS)
+
+# --- Audit trail (audit/chain.py, audit/anchors.py) ------------------------------------------
+
+# The chain's HMAC keys: kept outside the database, so its owner cannot recompute the chain.
+AUDIT_CHAIN_KEYS = env_list(
+    "AUDIT_CHAIN_KEYS",
+    # Development-only key, public on purpose. Production must set its own.
+    "demo:ZGV2ZWxvcG1lbnQtb25seS1hdWRpdC1rZXktMzJieXQ=",
+    required_in_production=True,
+)
+_check_encryption_keys(AUDIT_CHAIN_KEYS, name="AUDIT_CHAIN_KEYS")
+# The head is published this often (a log line, and AUDIT_ANCHOR_FILE when set).
+AUDIT_ANCHOR_SECONDS = env_int("AUDIT_ANCHOR_SECONDS", 300)
+AUDIT_ANCHOR_FILE = env_str(
+    "AUDIT_ANCHOR_FILE", "" if PRODUCTION else str(VAR_DIR / "audit-anchors.log")
+)
+CELERY_BEAT_SCHEDULE["publish-audit-anchor"] = {
+    "task": "audit.tasks.publish_audit_anchor",
+    "schedule": float(AUDIT_ANCHOR_SECONDS),
+}
+CELERY_BEAT_SCHEDULE["email-audit-anchor"] = {
+    "task": "audit.tasks.email_audit_anchor",
+    "schedule": 24 * 3600.0,
+}
 CREDENTIAL_LINK_TTL_HOURS = env_int("CREDENTIAL_LINK_TTL_HOURS", 24)
 APPROVAL_REMINDER_HOURS = env_int("APPROVAL_REMINDER_HOURS", 24)
 

@@ -14,20 +14,28 @@ from provisioning import aws
 logger = logging.getLogger(__name__)
 
 
-def refuse_root_credentials() -> None:
-    """Raise WorkerShutdown when AWS says we are the root user; only warn when unreachable."""
+def root_credentials_arn() -> str:
+    """The root ARN when AWS says the portal's credentials are the account root, else "".
+    An unreachable AWS only warns: the work retries, and the check runs again at the next
+    start."""
     try:
         identity = aws.whoami(quick=True)
     except aws.AwsError as error:
         logger.warning(
-            "AWS could not be reached to check the worker's credentials (%s)", error.code
+            "AWS could not be reached to check the portal's credentials (%s)", error.code
         )
-        return
-    if identity.is_root:
+        return ""
+    return identity.arn if identity.is_root else ""
+
+
+def refuse_root_credentials() -> None:
+    """Raise WorkerShutdown when AWS says we are the root user; only warn when unreachable."""
+    arn = root_credentials_arn()
+    if arn:
         logger.critical(
             "The worker's AWS credentials are the account root (%s): refusing to start. "
             "Give the portal an IAM role or user with only the IAM permissions it needs.",
-            identity.arn,
+            arn,
         )
         raise WorkerShutdown("root credentials refused")
 

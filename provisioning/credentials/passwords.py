@@ -66,7 +66,9 @@ class PasswordPolicy:
 
 
 def password_generate(policy: PasswordPolicy) -> str:
-    """A random password meeting `policy`, at least 20 characters of all four classes."""
+    """A random password meeting `policy`, at least 20 characters of all four classes, that
+    starts with a letter or digit: never a character a spreadsheet would take for the start
+    of a formula (the credentials file is a CSV)."""
     length = min(MAXIMUM_LENGTH, max(MINIMUM_LENGTH, policy.minimum_length))
     alphabet = "".join(CLASSES)
     chosen = [secrets.choice(characters) for characters in CLASSES]
@@ -75,4 +77,7 @@ def password_generate(policy: PasswordPolicy) -> str:
     for index in range(len(chosen) - 1, 0, -1):
         other = secrets.randbelow(index + 1)
         chosen[index], chosen[other] = chosen[other], chosen[index]
+    # Then swap a letter or digit to the front (there is at least one of each).
+    first = next(i for i, c in enumerate(chosen) if c.isalnum())
+    chosen[0], chosen[first] = chosen[first], chosen[0]
     return "".join(chosen)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass
 
@@ -11,6 +10,7 @@ from django.utils import timezone
 
 import audit
 from accounts.models import User
+from common.csv import SafeWriter
 from provisioning import aws
 from provisioning.credentials import crypto
 from provisioning.credentials.links import (
@@ -34,9 +34,12 @@ class RevealedCredentials:
     secret_access_key: str | None
 
     def csv(self) -> str:
-        """The credentials in the layout of the CSV file AWS's console offers."""
+        """The credentials in the layout of the CSV file AWS's console offers. Every cell goes
+        through the one escaper: generated passwords never start with a formula character,
+        and AWS's secret keys are 40 base64 characters, which that leaves alone unless one
+        begins with "+" (then the file shows it with a leading apostrophe, as text)."""
         out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
+        writer = SafeWriter(out, lineterminator="\n")
         writer.writerow(
             ["User name", "Password", "Access key ID", "Secret access key", "Console login link"]
         )

@@ -5,9 +5,6 @@ private: never cached, and no Referer carries the token to another site."""
 
 from __future__ import annotations
 
-import logging
-import re
-
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
@@ -23,29 +20,6 @@ from provisioning.credentials.links import (
 )
 from provisioning.credentials.reveal import credential_link_for_recipient, credential_link_reveal
 from provisioning.errors import CredentialLinkNotFound
-
-# The token, in a path or URL-encoded in a sign-in redirect's `next`.
-_TOKEN_IN_PATH = re.compile(r"((?:/|%2F)credentials(?:/|%2F))[A-Za-z0-9_\-]+", re.IGNORECASE)
-
-
-class _WithholdLinkTokens(logging.Filter):
-    """Django logs the path of every 4xx answer (and runserver of every request): here the
-    path holds the link's token, which must not reach a log."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                _TOKEN_IN_PATH.sub(r"\1[token]", arg) if isinstance(arg, str) else arg
-                for arg in record.args
-            )
-        if isinstance(record.msg, str):
-            record.msg = _TOKEN_IN_PATH.sub(r"\1[token]", record.msg)
-        return True
-
-
-for _logger_name in ("django.request", "django.server"):
-    logging.getLogger(_logger_name).addFilter(_WithholdLinkTokens())
-
 
 # Not "no-referrer": under it browsers send `Origin: null` with the page's own POSTs (reveal,
 # sign out), which CSRF protection rightly refuses. "same-origin" keeps the guarantee that

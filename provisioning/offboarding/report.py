@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from typing import Any
@@ -12,6 +11,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.urls import reverse
 
 from accounts.selectors import hr_emails, security_admin_emails
+from common.csv import SafeWriter
 from common.emails import send_templated_email
 from provisioning import aws
 from provisioning.models import Offboarding
@@ -101,23 +101,15 @@ def offboarding_report_json(*, offboarding: Offboarding) -> str:
     return json.dumps(document, cls=DjangoJSONEncoder, indent=2, sort_keys=True)
 
 
-def _cell(value: Any) -> Any:
-    # A spreadsheet would run a cell starting with one of these as a formula.
-    if isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r")):
-        return f"'{value}"
-    return value
-
-
 def offboarding_report_csv(*, offboarding: Offboarding) -> str:
     """One row per IAM user and credential kind: found, removed, remaining."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = SafeWriter(out)
     writer.writerow(CSV_COLUMNS)
     for entry in offboarding.report.get("accounts", []):
         for kind, counts in entry.get("kinds", {}).items():
             writer.writerow(
-                _cell(value)
-                for value in [
+                [
                     offboarding.pk,
                     offboarding.person.email,
                     offboarding.mode,

@@ -26,6 +26,8 @@ PORTAL_SERVICES = ("web", "worker", "beat")
 OPERATOR_ENV = {
     "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
     "POSTGRES_PASSWORD": secrets.token_urlsafe(16),
+    "PORTAL_DB_PASSWORD": secrets.token_urlsafe(16),
+    "AUDIT_CHAIN_KEYS": "1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
     "CREDENTIAL_ENCRYPTION_KEYS": "1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
     "PORTAL_ALLOWED_EMAIL_DOMAINS": "example.com",
 }
@@ -81,13 +83,26 @@ def test_the_portal_is_wired_to_the_compose_services(compose):
     assert urlparse(env["PORTAL_BASE_URL"]).scheme == "https"
     postgres = compose["services"]["postgres"]["environment"]
     assert urlparse(env["DATABASE_URL"]).password == interpolate(
-        postgres["POSTGRES_PASSWORD"], OPERATOR_ENV
+        postgres["PORTAL_DB_PASSWORD"], OPERATOR_ENV
     )
+
+
+def test_the_portal_runs_as_a_role_that_does_not_own_the_tables_and_migrates_as_the_owner(compose):
+    owner = compose["services"]["postgres"]["environment"]["POSTGRES_USER"]
+    for service in PORTAL_SERVICES:
+        assert urlparse(service_env(compose, service)["DATABASE_URL"]).username == "portal"
+    migrate = service_env(compose, "migrate")
+    assert urlparse(migrate["DATABASE_URL"]).username == owner != "portal"
+    command = " ".join(compose["services"]["migrate"]["command"])
+    assert "grant_runtime_role portal" in command
+    init = compose["services"]["postgres"]["volumes"]
+    assert any("postgres-init.sh:/docker-entrypoint-initdb.d/" in volume for volume in init)
+    assert "CREATE ROLE portal LOGIN" in (ROOT / "scripts" / "postgres-init.sh").read_text()
 
 
 def test_secrets_have_no_default_in_the_file(compose):
     raw = compose["services"]["web"]["environment"]
-    for name in ("DJANGO_SECRET_KEY", "CREDENTIAL_ENCRYPTION_KEYS"):
+    for name in ("DJANGO_SECRET_KEY", "CREDENTIAL_ENCRYPTION_KEYS", "AUDIT_CHAIN_KEYS"):
         assert ":?" in raw[name], f"{name} must be required, never defaulted"
     with pytest.raises(AssertionError, match="DJANGO_SECRET_KEY"):
         interpolate(raw["DJANGO_SECRET_KEY"], {})

@@ -23,6 +23,7 @@ REQUIRED = [
     "PORTAL_BASE_URL",
     "CREDENTIAL_ENCRYPTION_KEYS",
     "PORTAL_ALLOWED_EMAIL_DOMAINS",
+    "AUDIT_CHAIN_KEYS",
 ]
 
 
@@ -44,6 +45,7 @@ def production_env(aws_endpoint: str = "http://127.0.0.1:9", **overrides: str) -
         PORTAL_BASE_URL="https://portal.example.com",
         CREDENTIAL_ENCRYPTION_KEYS=f"2:{_key()},1:{_key()}",
         PORTAL_ALLOWED_EMAIL_DOMAINS="example.com",
+        AUDIT_CHAIN_KEYS=f"1:{_key()}",
         AWS_ENDPOINT_URL=aws_endpoint,
         AWS_ACCESS_KEY_ID="testing",
         AWS_SECRET_ACCESS_KEY="testing",

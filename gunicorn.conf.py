@@ -1,0 +1,27 @@
+"""gunicorn's configuration for the web process (docker-compose runs `gunicorn -c
+gunicorn.conf.py portal.wsgi:application`): no credential token in the access log, and no
+serving at all with the AWS account's root credentials, as the worker refuses them too."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+logger_class = "portal.gunicorn_logging.RedactingLogger"
+accesslog = "-"
+
+
+def on_starting(server: Any) -> None:
+    """Before any worker forks: stop when AWS says the portal's credentials are root."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    import django
+
+    django.setup()
+    from provisioning.worker_guard import root_credentials_arn
+
+    arn = root_credentials_arn()
+    if arn:
+        raise SystemExit(
+            f"Refusing to serve: the portal's AWS credentials are the account root ({arn}). "
+            "Give it an IAM role or user with only the IAM permissions it needs."
+        )
