@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 from allauth.account import app_settings as account_settings
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core import context
+from allauth.core.internal import ratelimit  # what allauth's own adapter consumes with
 from django import forms
 from django.conf import settings
 from django.http import HttpRequest
@@ -87,3 +88,28 @@ class PortalAccountAdapter(DefaultAccountAdapter):
 
     def get_login_redirect_url(self, request: HttpRequest) -> str:
         return roles.home_url_for(request.user)
+
+    # Failed sign-ins are limited per account *and address* (ACCOUNT_RATE_LIMITS'
+    # "login_failed"), so someone guessing from one place cannot lock the account for its
+    # owner everywhere else; the account alone locks only at the much higher
+    # "login_failed_account", against guessing spread over many addresses.
+
+    def _get_login_attempts_cache_key(self, request: HttpRequest, **credentials: Any) -> str:
+        account_key = super()._get_login_attempts_cache_key(request, **credentials)
+        return f"{account_key}:{client_ip(request) or '-'}"
+
+    def pre_authenticate(self, request: HttpRequest, **credentials: Any) -> None:
+        super().pre_authenticate(request, **credentials)
+        account_key = super()._get_login_attempts_cache_key(request, **credentials)
+        self._login_failed_account_usage = ratelimit.consume(
+            request, app="allauth.account", action="login_failed_account", key=account_key
+        )
+        if not self._login_failed_account_usage:
+            super()._rollback_login_failed_rl_usage()
+            raise self.validation_error("too_many_login_attempts")
+
+    def _rollback_login_failed_rl_usage(self) -> None:
+        super()._rollback_login_failed_rl_usage()
+        usage = getattr(self, "_login_failed_account_usage", None)
+        if usage:
+            usage.rollback()

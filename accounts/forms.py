@@ -53,10 +53,22 @@ class PeopleImportForm(forms.Form):
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
     )
 
+    def __init__(self, *args: Any, too_large: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.too_large = too_large
+
+    def clean(self) -> dict[str, Any]:
+        if self.too_large:
+            # The upload stopped at the limit: say so, rather than "choose a file".
+            self.errors.pop("file", None)
+            raise forms.ValidationError(self._too_large_message())
+        return super().clean() or {}
+
+    def _too_large_message(self) -> str:
+        return f"The file is larger than {IMPORT_MAX_BYTES // (1024 * 1024)} MB; split it."
+
     def clean_file(self) -> bytes:
         upload = self.cleaned_data["file"]
         if upload.size > IMPORT_MAX_BYTES:
-            raise forms.ValidationError(
-                f"The file is larger than {IMPORT_MAX_BYTES // (1024 * 1024)} MB; split it."
-            )
+            raise forms.ValidationError(self._too_large_message())
         return upload.read()

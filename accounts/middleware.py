@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
@@ -44,3 +48,33 @@ class PrivilegedMFAMiddleware:
         if roles.is_privileged(request.user) and not has_mfa(request.user):
             return redirect("mfa_activate_totp")
         return None
+
+
+LAST_SEEN_SESSION_KEY = "portal.last_seen"
+
+
+class PrivilegedIdleTimeoutMiddleware:
+    """Managers, HR, security admins and auditors are signed out after PRIVILEGED_IDLE_MINUTES
+    without a request: an unattended privileged session is the one worth stealing."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        if user.is_authenticated and roles.is_privileged(user):
+            now = time.time()
+            last_seen = request.session.get(LAST_SEEN_SESSION_KEY)
+            idle = settings.PRIVILEGED_IDLE_MINUTES * 60
+            if last_seen is not None and now - float(last_seen) > idle:
+                logout(request)
+                messages.info(
+                    request,
+                    f"You were signed out after {settings.PRIVILEGED_IDLE_MINUTES} minutes "
+                    "without activity. Sign in again to continue.",
+                )
+                return redirect_to_login(request.get_full_path())
+            # Written at most once a minute: a session save is a query on every page.
+            if last_seen is None or now - float(last_seen) > 60:
+                request.session[LAST_SEEN_SESSION_KEY] = now
+        return self.get_response(request)

@@ -178,6 +178,9 @@ def _parse_row(
                 f"found {len(cells)}.",
             )
         ]
+    if any("\x00" in cell for cell in cells):
+        # A database refuses NUL characters in text: say where, rather than fail later.
+        return None, [ImportProblem(line, "contains a NUL character; remove it and try again.")]
     value = {name: cells[index].strip() for name, index in position.items()}
     email = value["email"].lower()
     manager_email = value["manager_email"].lower()

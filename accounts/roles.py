@@ -79,8 +79,9 @@ def is_auditor(user: Viewer) -> bool:
 
 
 def is_privileged(user: Viewer) -> bool:
-    """People whose pages change others' access: they must use MFA where it is required."""
-    return is_manager(user) or is_hr(user) or is_security_admin(user)
+    """People whose pages change or reveal others' access: they must use MFA where it is
+    required. Auditors read the whole trail, so they are among them."""
+    return is_manager(user) or is_hr(user) or is_security_admin(user) or is_auditor(user)
 
 
 def navigation_for(user: Viewer) -> dict[str, bool]:

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from allauth.mfa.signals import authenticator_added, authenticator_removed, authenticator_reset
+from allauth.mfa.signals import (
+    authentication_failed,
+    authenticator_added,
+    authenticator_removed,
+    authenticator_reset,
+)
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 from django.http import HttpRequest
 
 import audit
+from accounts.middleware import LAST_SEEN_SESSION_KEY
 from accounts.models import User
 from common.http import client_ip
 
 
 @receiver(user_logged_in)
 def _signed_in(sender: Any, request: HttpRequest, user: User, **kwargs: Any) -> None:
+    # The idle clock of privileged sessions starts at sign-in (accounts/middleware.py).
+    if hasattr(request, "session"):
+        request.session[LAST_SEEN_SESSION_KEY] = time.time()
     audit.record("auth.signed_in", actor=user, target=f"person:{user.pk}", ip=client_ip(request))
 
 
@@ -60,3 +70,25 @@ def _mfa_removed(sender: Any, request: HttpRequest, authenticator: Any, **kwargs
 @receiver(authenticator_reset)
 def _mfa_reset(sender: Any, request: HttpRequest, authenticator: Any, **kwargs: Any) -> None:
     _mfa_changed("mfa.recovery_codes_reset", request, authenticator)
+
+
+@receiver(authentication_failed)
+def _mfa_code_refused(
+    sender: Any,
+    request: HttpRequest | None = None,
+    user: User | None = None,
+    authenticator: Any = None,
+    reauthentication: bool = False,
+    **kwargs: Any,
+) -> None:
+    # Who, with which kind of code: never the code typed.
+    audit.record(
+        "mfa.code_refused",
+        actor=user,
+        target=user.audit_target if user is not None else "",
+        data={
+            "type": getattr(authenticator, "type", None),
+            "reauthentication": reauthentication,
+        },
+        ip=client_ip(request),
+    )

@@ -6,7 +6,12 @@ from collections.abc import Iterator
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    StreamingHttpResponse,
+)
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
@@ -18,9 +23,13 @@ from common.csv import SafeWriter
 VIEW_AUDIT = "audit.view_audit"
 
 
-def _filtered(request: HttpRequest) -> tuple[AuditFilterForm, QuerySet[AuditEvent]]:
+def _filtered(request: HttpRequest) -> tuple[AuditFilterForm, QuerySet[AuditEvent] | None]:
+    """The form and the matching events; None when the filters are invalid (a bad date
+    must never fall back to "everything")."""
     form = AuditFilterForm(request.GET or None)
-    filters = form.cleaned_data if form.is_valid() else {}
+    if form.is_bound and not form.is_valid():
+        return form, None
+    filters = form.cleaned_data if form.is_bound else {}
     return form, audit_events(**{k: v for k, v in filters.items() if v})
 
 
@@ -29,7 +38,7 @@ def _filtered(request: HttpRequest) -> tuple[AuditFilterForm, QuerySet[AuditEven
 @permission_required(VIEW_AUDIT, raise_exception=True)
 def audit_log(request: HttpRequest) -> HttpResponse:
     form, events = _filtered(request)
-    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    page = Paginator(events, 50).get_page(request.GET.get("page")) if events is not None else None
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -52,9 +61,15 @@ class _Echo:
 @require_GET
 @login_required
 @permission_required(VIEW_AUDIT, raise_exception=True)
-def audit_export(request: HttpRequest) -> StreamingHttpResponse:
-    """The filtered trail as CSV, streamed so a long trail never sits in memory."""
-    _, events = _filtered(request)
+def audit_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    """The filtered trail as CSV, streamed so a long trail never sits in memory. Invalid
+    filters are refused with the reason, never answered with the whole trail."""
+    form, events = _filtered(request)
+    if events is None:
+        problems = "; ".join(str(error) for errors in form.errors.values() for error in errors)
+        return HttpResponseBadRequest(
+            f"Nothing exported: {problems}", content_type="text/plain; charset=utf-8"
+        )
     writer = SafeWriter(_Echo())
     header = ["id", "created_at", "actor", "action", "target", "data", "ip", "correlation_id"]
 

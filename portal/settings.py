@@ -117,8 +117,14 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "accounts.middleware.PrivilegedMFAMiddleware",
+    "accounts.middleware.PrivilegedIdleTimeoutMiddleware",
     "portal.middleware.ContentSecurityPolicyMiddleware",
 ]
+
+# The largest request body Django reads (forms; uploads have their own, smaller, limit that
+# stops reading early: accounts/uploads.py). Set the proxy's body limit to the same value.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("PORTAL_MAX_REQUEST_BYTES", 5 * 1024 * 1024)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
@@ -145,6 +151,9 @@ DATABASE_URL = env_str(
     "DATABASE_URL", f"sqlite:///{VAR_DIR / 'portal.sqlite3'}", required_in_production=True
 )
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+if PRODUCTION and DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # No append-only trigger, no runtime role, no advisory locks: the demo's database only.
+    raise ImproperlyConfigured("DATABASE_URL must be PostgreSQL when PORTAL_ENV=production")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The demo's web server and worker share the file: wait for the other's lock, don't fail.
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
@@ -184,7 +193,10 @@ ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = False
 # Never email an address that has no account here (the page says the same either way).
 ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
 ACCOUNT_RATE_LIMITS = {
-    "login_failed": "5/5m/ip,5/5m/key",
+    # "key" here is the account *and* the address it is tried from (accounts/adapters.py);
+    # the account alone locks only at "login_failed_account".
+    "login_failed": "20/5m/ip,5/5m/key",
+    "login_failed_account": "50/15m/key",
     "login": "30/m/ip",
     "reset_password": "5/m/ip,3/m/key",
 }
@@ -208,9 +220,14 @@ REQUIRE_MFA_FOR_PRIVILEGED = env_bool("REQUIRE_MFA_FOR_PRIVILEGED", default=PROD
 
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+PRIVILEGED_IDLE_MINUTES = env_int("PRIVILEGED_IDLE_MINUTES", 30)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
+
+# /healthz tells anonymous callers only healthy or not; this bearer token (or a signed-in
+# security admin) also sees which part failed.
+HEALTHZ_TOKEN = env_str("HEALTHZ_TOKEN", "")
 
 # --- Caches (allauth's rate limits live here) ----------------------------------------------
 
@@ -392,6 +409,11 @@ CELERY_BEAT_SCHEDULE["email-audit-anchor"] = {
     "schedule": 24 * 3600.0,
 }
 CREDENTIAL_LINK_TTL_HOURS = env_int("CREDENTIAL_LINK_TTL_HOURS", 24)
+# Expired, uncollected links: wiped and their access keys switched off this often.
+CELERY_BEAT_SCHEDULE["sweep-uncollected-links"] = {
+    "task": "provisioning.tasks.sweep_uncollected_links",
+    "schedule": float(env_int("CREDENTIAL_SWEEP_SECONDS", 3600)),
+}
 APPROVAL_REMINDER_HOURS = env_int("APPROVAL_REMINDER_HOURS", 24)
 
 # --- Email ----------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.crypto import constant_time_compare
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -20,13 +21,24 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect(roles.home_url_for(request.user))
 
 
+def _may_see_health_details(request: HttpRequest) -> bool:
+    """A probe holding HEALTHZ_TOKEN, or a signed-in security admin: anyone else learns only
+    healthy or not (which part failed tells an attacker what to push on)."""
+    token = settings.HEALTHZ_TOKEN
+    given = request.headers.get("Authorization", "")
+    if token and constant_time_compare(given, f"Bearer {token}"):
+        return True
+    return roles.is_security_admin(request.user)
+
+
 @require_GET
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
     ok, report = health()
-    return JsonResponse(
-        {"status": "ok" if ok else "unhealthy", **report}, status=200 if ok else 503
-    )
+    body: dict[str, object] = {"status": "ok" if ok else "unhealthy"}
+    if _may_see_health_details(request):
+        body.update(report)
+    return JsonResponse(body, status=200 if ok else 503)
 
 
 def _outbox_files() -> list[Path]:

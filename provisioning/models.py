@@ -252,6 +252,9 @@ class CredentialLink(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     revealed_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Expired uncollected: its sealed secrets wiped (and its access key deactivated in AWS).
+    wiped_at = models.DateTimeField(null=True, blank=True)
+    key_deactivated_at = models.DateTimeField(null=True, blank=True)
     issued_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import transaction
 
 from provisioning import aws, queue
+from provisioning.credentials.expiry import uncollected_links_sweep
 from provisioning.errors import OffboardingBusy
 from provisioning.offboarding.sweep import stuck_offboardings_sweep
 from provisioning.offboarding.teardown import offboarding_teardown
@@ -100,6 +101,19 @@ def sweep_stuck_requests() -> int:
     """Beat, every PROVISIONING_SWEEP_SECONDS: re-enqueue requests stuck in approved (their
     task was lost) or provisioning (their worker died)."""
     return len(stuck_requests_sweep())
+
+
+# --- Credential links -----------------------------------------------------------------------
+
+
+@shared_task(
+    soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
+    time_limit=settings.CELERY_TASK_TIME_LIMIT,
+)
+def sweep_uncollected_links() -> int:
+    """Beat, every CREDENTIAL_SWEEP_SECONDS: wipe expired, uncollected links and switch off
+    their access keys."""
+    return len(uncollected_links_sweep())
 
 
 # --- Approval reminders ---------------------------------------------------------------------

@@ -25,7 +25,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import IO
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -228,8 +228,8 @@ def _started_here(pid: int) -> bool:
 # by a placeholder (nobody can know them after their one-time reveal anyway), so what stays on
 # disk is small and holds no credential.
 
-REPLAYED_PASSWORD = "Replayed-demo-password-1!"  # noqa: S105 (a placeholder, not a secret)
-_PASSWORD_FIELDS = {"Password", "NewPassword", "OldPassword"}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fake_aws import REPLAYED_PASSWORD, redact_body  # noqa: E402, F401 (beside this script; tests read the placeholder here)
 
 
 def compact_recording(recording: Path) -> int:
@@ -250,9 +250,8 @@ def compact_recording(recording: Path) -> int:
         action = (fields.get("Action") or [""])[0]
         if not action or action.startswith(("Get", "List")):
             continue
-        for name in _PASSWORD_FIELDS & set(fields):
-            fields[name] = [REPLAYED_PASSWORD]
-        entry.update(body=urlencode(fields, doseq=True), body_encoded=False)
+        # Written redacted already (scripts/fake_aws.py); redacted again for older files.
+        entry.update(body=redact_body(body), body_encoded=False)
         kept.append(json.dumps(entry))
     partial = recording.with_suffix(".tmp")
     partial.write_text("".join(f"{line}\n" for line in kept))
@@ -376,7 +375,7 @@ def main() -> int:
         changes_to_replay = compact_recording(recording)
         moto = children.start(
             "aws",
-            [PYTHON, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(aws_port)],
+            [PYTHON, str(ROOT / "scripts" / "fake_aws.py"), "-H", "127.0.0.1", "-p", str(aws_port)],
             {
                 **env,
                 "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",

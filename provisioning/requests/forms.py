@@ -11,6 +11,7 @@ from django.utils import timezone
 from accounts.models import User
 from provisioning.catalogue.selectors import role_groups_offered
 from provisioning.models import AccessRequest, RoleGroup
+from provisioning.requests import selectors
 from provisioning.requests.decisions import BULK_MAX, REASON_MAX_LENGTH
 from provisioning.requests.plan import JUSTIFICATION_MAX_LENGTH, JUSTIFICATION_MIN_LENGTH
 
@@ -88,6 +89,12 @@ class AccessRequestForm(forms.Form):
             raise forms.ValidationError("No active colleague has that email address.")
         if colleague.pk == self.requester.pk:
             raise forms.ValidationError("Choose a colleague other than yourself.")
+        if not selectors.is_teammate(self.requester, colleague):
+            # Someone's role-groups are theirs to know: only teammates' are copied here.
+            raise forms.ValidationError(
+                "You can copy the access of a colleague on your team (the same manager or "
+                "department). For anyone else, ask your manager which role-groups you need."
+            )
         return colleague
 
     def clean_end_date(self) -> date | None:

@@ -199,6 +199,10 @@ def access_request_plan(
             raise RequestInvalid("Choose a colleague other than yourself.")
         if not colleague.is_active:
             raise RequestInvalid(f"{colleague} is not an active colleague.")
+        if not selectors.is_teammate(requester, colleague):
+            raise RequestInvalid(
+                f"{colleague} is not on your team: ask your manager which role-groups you need."
+            )
         groups = sorted(
             {g.role_group_id: g.role_group for g in selectors.live_grants_of(colleague)}.values(),
             key=lambda group: group.name,

@@ -57,6 +57,13 @@ def may_decide_for(person: User, requester: User) -> bool:
     return person.pk != requester.pk and not requester.recently_placed_by(person)
 
 
+def is_teammate(person: User, colleague: User) -> bool:
+    """Same manager, or same department: whose access a person may see and copy."""
+    same_manager = person.manager_id is not None and person.manager_id == colleague.manager_id
+    same_department = bool(person.department) and person.department == colleague.department
+    return same_manager or same_department
+
+
 def live_iam_account_of(person: User) -> IamAccount | None:
     return (
         IamAccount.objects.filter(owner=person, status=IamAccount.Status.ACTIVE)

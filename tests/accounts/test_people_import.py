@@ -344,3 +344,48 @@ def test_upload_refuses_a_file_over_the_size_limit(client: Client, hr_person: An
     client.force_login(hr_person)
     response = _upload(client, HEADER + "x" * (2 * 1024 * 1024))
     assert "The file is larger than 2 MB; split it." in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_nul_byte_is_reported_on_its_line_and_nothing_is_imported() -> None:
+    text = HEADER + "ok@example.com,Ok Person,Ops,\n" + "nul@example.com,Nu\x00ll,Ops,\n"
+    assert _problems(text) == ["Line 3: contains a NUL character; remove it and try again."]
+    assert not User.objects.filter(email__in=["ok@example.com", "nul@example.com"]).exists()
+
+
+@pytest.mark.django_db
+def test_an_outside_email_domain_is_reported_on_its_line(settings: Any) -> None:
+    settings.PORTAL_ALLOWED_EMAIL_DOMAINS = ["example.com", "example.org"]
+    text = HEADER + "a@example.org,A,Ops,\n" + "b@attacker.example,B,Ops,a@example.org\n"
+    assert _problems(text) == [
+        "Line 3: b@attacker.example is not an address of the organisation "
+        "(allowed: @example.com, @example.org)."
+    ]
+
+
+def test_an_oversized_upload_stops_being_read_at_the_limit() -> None:
+    import io
+
+    from django.http.multipartparser import MultiPartParser
+    from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
+
+    from accounts.forms import IMPORT_MAX_BYTES
+    from accounts.uploads import LimitedUpload
+
+    body = encode_multipart(
+        BOUNDARY, {"file": SimpleUploadedFile("big.csv", HEADER.encode() + b"x" * 20_000_000)}
+    )
+    stream = io.BytesIO(body)
+    handler = LimitedUpload(limit=IMPORT_MAX_BYTES)
+    meta = {"CONTENT_TYPE": MULTIPART_CONTENT, "CONTENT_LENGTH": str(len(body))}
+    _, files = MultiPartParser(meta, stream, [handler]).parse()
+    assert handler.exceeded and "file" not in files
+    # Read up to the limit and a chunk past it, not the 20 MB.
+    assert stream.tell() < IMPORT_MAX_BYTES + 2 * 1024 * 1024
+
+
+def test_hr_is_told_a_file_over_the_limit_is_too_large(client: Client, hr_person: Any) -> None:
+    client.force_login(hr_person)
+    response = _upload(client, HEADER + "x" * (6 * 1024 * 1024))
+    assert "The file is larger than 2 MB; split it." in response.content.decode()
+    assert not User.objects.filter(email="x").exists()

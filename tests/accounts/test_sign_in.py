@@ -4,6 +4,7 @@ password reset, closed sign-up."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -73,6 +74,28 @@ def test_repeated_failures_make_the_next_sign_in_wait(client: Client, employee: 
     assert response.status_code == 200
     assert "Too many failed login attempts. Try again later." in response.content.decode()
     assert "_auth_user_id" not in client.session
+
+
+def test_failures_from_one_address_do_not_lock_the_owner_out_elsewhere(employee: Any) -> None:
+    attacker = Client(REMOTE_ADDR="203.0.113.7")
+    for _ in range(5):
+        _sign_in(attacker, employee.email, "wrong-password-123")
+    assert "Too many failed login attempts" in _sign_in(attacker, employee.email).content.decode()
+
+    owner = Client(REMOTE_ADDR="198.51.100.20")
+    assert _sign_in(owner, employee.email).status_code == 302
+    assert "_auth_user_id" in owner.session
+
+
+def test_the_account_alone_locks_only_after_many_failures_from_many_addresses(
+    employee: Any,
+) -> None:
+    for attempt in range(50):
+        _sign_in(Client(REMOTE_ADDR=f"192.0.2.{attempt}"), employee.email, "wrong-password-123")
+    owner = Client(REMOTE_ADDR="198.51.100.20")
+    response = _sign_in(owner, employee.email)
+    assert "Too many failed login attempts" in response.content.decode()
+    assert "_auth_user_id" not in owner.session
 
 
 def test_an_offboarded_person_cannot_sign_in(client: Client, employee: Any) -> None:
@@ -190,3 +213,36 @@ def test_the_allowed_domains_do_not_stop_others_resetting_their_password(
     settings.PORTAL_ALLOWED_EMAIL_DOMAINS = ["example.org"]
     client.post(reverse("account_reset_password"), {"email": employee.email})
     assert [message.to for message in mail.outbox] == [[employee.email]]
+
+
+# --- Idle privileged sessions -------------------------------------------------------------------
+
+
+def test_a_privileged_session_ends_after_the_idle_minutes(people: Any, settings: Any) -> None:
+    import time_machine
+    from django.utils import timezone
+
+    settings.PRIVILEGED_IDLE_MINUTES = 30
+    hr = Client()
+    _sign_in(hr, people["hr"].email)
+    assert hr.get(reverse("people_directory")).status_code == 200
+    with time_machine.travel(timezone.now() + timedelta(minutes=29)):
+        assert hr.get(reverse("people_directory")).status_code == 200
+    with time_machine.travel(timezone.now() + timedelta(minutes=29 + 31)):
+        response = hr.get(reverse("people_directory"))
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("account_login"))
+        assert "_auth_user_id" not in hr.session
+        page = hr.get(response["Location"]).content.decode()
+        assert "signed out after 30 minutes without activity" in page
+
+
+def test_an_employees_session_is_not_cut_for_idling(people: Any, settings: Any) -> None:
+    import time_machine
+    from django.utils import timezone
+
+    settings.PRIVILEGED_IDLE_MINUTES = 30
+    employee = Client()
+    _sign_in(employee, people["employee"].email)
+    with time_machine.travel(timezone.now() + timedelta(minutes=90)):
+        assert employee.get(reverse("my_access")).status_code == 200

@@ -9,10 +9,21 @@ import pytest
 from portal.celery import app as celery_app
 from provisioning import aws as gateway
 
+TOKEN = "a-probe-token-for-the-tests"
+
+
+@pytest.fixture(autouse=True)
+def _probe_token(settings):
+    settings.HEALTHZ_TOKEN = TOKEN
+
+
+def _probe(client):
+    return client.get("/healthz", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
+
 
 @pytest.mark.django_db
 def test_healthz_is_200_when_database_broker_and_aws_answer(client, redis_url, aws_server):
-    response = client.get("/healthz")
+    response = _probe(client)
 
     assert response.status_code == 200
     body = response.json()
@@ -37,7 +48,7 @@ def test_healthz_is_503_quickly_when_the_broker_is_down(
     monkeypatch.setattr(celery_app.conf, "broker_url", f"redis://127.0.0.1:{unused_tcp_port}/0")
     started = time.monotonic()
 
-    response = client.get("/healthz")
+    response = _probe(client)
 
     assert time.monotonic() - started < 5
     assert response.status_code == 503
@@ -52,10 +63,28 @@ def test_healthz_is_503_when_aws_cannot_be_reached(client, redis_url, settings, 
     settings.AWS_ENDPOINT_URL = f"http://127.0.0.1:{unused_tcp_port}"
     gateway.reset_clients()
 
-    response = client.get("/healthz")
+    response = _probe(client)
 
     assert response.status_code == 503
     assert response.json()["aws"] == {"ok": False, "detail": "ConnectionError"}
+
+
+@pytest.mark.django_db
+def test_anonymous_callers_learn_only_healthy_or_not(client, settings, unused_tcp_port):
+    settings.AWS_ENDPOINT_URL = f"http://127.0.0.1:{unused_tcp_port}"
+    gateway.reset_clients()
+    for headers in ({}, {"HTTP_AUTHORIZATION": "Bearer wrong"}):
+        response = client.get("/healthz", **headers)
+        assert response.status_code == 503
+        assert response.json() == {"status": "unhealthy"}
+
+
+@pytest.mark.django_db
+def test_a_signed_in_security_admin_sees_the_details(client, security_admin, settings):
+    settings.AWS_ENDPOINT_URL = "http://127.0.0.1:9"
+    gateway.reset_clients()
+    client.force_login(security_admin)
+    assert client.get("/healthz").json()["aws"]["ok"] is False
 
 
 @pytest.fixture

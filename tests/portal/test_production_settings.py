@@ -97,6 +97,8 @@ def test_a_missing_required_variable_stops_start_up_naming_it(name):
         ({"PORTAL_BASE_URL": "http://portal.example.com"}, "https://"),
         ({"EMAIL_URL": "outbox:///tmp/outbox"}, "demo only"),
         ({"DJANGO_DEBUG": "1"}, "DJANGO_DEBUG must be off"),
+        ({"DATABASE_URL": "sqlite:////tmp/portal.sqlite3"}, "DATABASE_URL must be PostgreSQL"),
+        ({"AUDIT_CHAIN_KEYS": "1:" + base64.b64encode(b"short").decode()}, "AUDIT_CHAIN_KEYS"),
     ],
 )
 def test_an_unsafe_production_value_stops_start_up(overrides, message):

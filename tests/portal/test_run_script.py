@@ -101,3 +101,53 @@ def test_children_never_see_the_callers_aws_set_up_or_databases(run, tmp_path, m
     assert "REDIS_URL" not in env
     assert env["PORTAL_BASE_URL"] == "http://127.0.0.1:8123"
     assert run.child_environment(tmp_path, 8123, "x", redis=True)["REDIS_URL"] == run.DEMO_REDIS_URL
+
+
+def test_the_fake_aws_never_writes_a_password_to_its_recording_even_while_it_runs(
+    tmp_path: Path,
+) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import boto3
+
+    recording = tmp_path / "recording.jsonl"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts" / "fake_aws.py"), "-H", "127.0.0.1", "-p", str(port)],
+        env={
+            **os.environ,
+            "MOTO_ENABLE_RECORDING": "True",
+            "MOTO_RECORDER_FILEPATH": str(recording),
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        iam = boto3.client(
+            "iam",
+            endpoint_url=f"http://127.0.0.1:{port}",
+            region_name="us-east-1",
+            aws_access_key_id="x",
+            aws_secret_access_key="x",
+        )
+        for _ in range(100):
+            try:
+                iam.list_users()
+                break
+            except Exception:
+                time.sleep(0.1)
+        iam.create_user(UserName="erin")
+        iam.create_login_profile(UserName="erin", Password="Sup3r-secret-console-pass!")
+        text = recording.read_text()  # read while the server still runs
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert "CreateLoginProfile" in text
+    assert "Sup3r-secret-console-pass" not in text
+    assert base64.b64encode(b"Sup3r-secret-console-pass").decode()[:16] not in text
+    assert "Replayed-demo-password-1" in text

@@ -222,3 +222,25 @@ def test_choosing_both_a_role_group_and_a_colleague_is_refused(client, employee,
     client.force_login(employee)
     response = client.post(URL, answers(developers, same_as=colleague.email, step="review"))
     assert "not both" in text(response)
+
+
+def test_the_access_of_someone_outside_the_team_is_neither_shown_nor_copied(client, employee):
+    stranger = UserFactory(email="stranger@example.com", department="Finance", manager=None)
+    account = IamAccountFactory(owner=stranger, user_name="stranger")
+    hidden = RoleGroupFactory(name="Secret ops (test)", active=False)  # not in the form's list
+    GrantFactory(iam_account=account, role_group=hidden)
+    client.force_login(employee)
+    response = client.post(URL, answers(same_as="stranger@example.com", step="review"))
+    page = text(response)
+    assert "You can copy the access of a colleague on your team" in page
+    assert "Secret ops (test)" not in page
+    assert not AccessRequest.objects.exists()
+
+
+def test_a_justification_of_megabytes_gets_a_form_error_not_a_bare_400(
+    client, employee, developers
+):
+    client.force_login(employee)
+    response = client.post(URL, answers(developers, step="review", justification="x" * 3_000_000))
+    assert response.status_code == 200
+    assert "Keep the justification to 1000 characters" in text(response)
