@@ -70,3 +70,39 @@ def test_audit_log_runs_in_constant_queries(client, auditor, size, django_assert
     with django_assert_max_num_queries(9):
         response = client.get(reverse("audit_log"))
     assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_an_export_with_an_invalid_date_is_refused_not_answered_with_everything(client, auditor):
+    audit.record("test.secret_enough")
+    client.force_login(auditor)
+    response = client.get(reverse("audit_export"), {"since": "notadate"})
+    assert response.status_code == 400
+    assert "Nothing exported" in response.content.decode()
+    assert "test.secret_enough" not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_an_invalid_date_range_shows_the_error_and_no_list(client, auditor):
+    audit.record("test.listed")
+    client.force_login(auditor)
+    page = client.get(
+        reverse("audit_log"), {"since": "2026-05-02", "until": "2026-05-01"}
+    ).content.decode()
+    assert "The start date must be on or before the end date." in page
+    assert "test.listed" not in page
+
+
+@pytest.mark.django_db
+def test_the_daily_anchor_email_reaches_the_auditors(auditor, settings, tmp_path):
+    from django.core import mail
+
+    from audit.tasks import email_audit_anchor
+
+    settings.AUDIT_ANCHOR_FILE = str(tmp_path / "anchors.log")
+    event = audit.record("test.anchored")
+    assert email_audit_anchor() == event.pk
+    [message] = mail.outbox
+    assert auditor.email in message.to
+    assert f'"head_id": {event.pk}' in message.body
+    assert (tmp_path / "anchors.log").read_text().startswith("AUDIT-ANCHOR ")
