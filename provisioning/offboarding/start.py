@@ -55,8 +55,12 @@ def is_privileged_leaver(person: User) -> bool:
     )
 
 
+def is_last_security_admin(person: User) -> bool:
+    return roles.is_security_admin(person) and not security_admins().exclude(pk=person.pk).exists()
+
+
 def _refuse_last_security_admin(person: User) -> None:
-    if roles.is_security_admin(person) and not security_admins().exclude(pk=person.pk).exists():
+    if is_last_security_admin(person):
         raise OffboardingNotAllowed(
             f"{person} is the last active security admin: make someone else a security admin "
             "first, or nobody could run the portal's security."

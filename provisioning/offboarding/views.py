@@ -29,6 +29,8 @@ from provisioning.offboarding.selectors import (
     offboarding_get,
 )
 from provisioning.offboarding.start import (
+    is_last_security_admin,
+    is_privileged_leaver,
     offboarding_confirm,
     offboarding_decline,
     offboarding_start,
@@ -93,7 +95,13 @@ def offboard_person(request: AuthenticatedHttpRequest, person_id: int) -> HttpRe
     return render(
         request,
         "provisioning/offboarding/confirm.html",
-        {"person": person, "form": form, "radius": offboarding_blast_radius(person=person)},
+        {
+            "person": person,
+            "form": form,
+            "radius": offboarding_blast_radius(person=person),
+            "privileged": is_privileged_leaver(person),
+            "last_security_admin": is_last_security_admin(person),
+        },
     )
 
 
