@@ -54,6 +54,14 @@ class IamAccount(models.Model):
         return self.user_name
 
 
+def _has_console(access_type: str) -> bool:
+    return access_type in ("console", "both")
+
+
+def _has_key(access_type: str) -> bool:
+    return access_type in ("programmatic", "both")
+
+
 class AccessRequest(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", "Pending manager approval"
@@ -96,6 +104,9 @@ class AccessRequest(models.Model):
         RoleGroup, null=True, blank=True, on_delete=models.PROTECT, related_name="requests"
     )
     access_type = models.CharField(max_length=16, choices=AccessType.choices)
+    # The access type the IAM user had when this was submitted ("" for a new IAM user): what
+    # this request removes is stated to the requester, the approver and in every email.
+    previous_access_type = models.CharField(max_length=16, choices=AccessType.choices, blank=True)
     justification = models.TextField()
     end_date = models.DateField(null=True, blank=True)
     copied_from = models.ForeignKey(
@@ -152,6 +163,18 @@ class AccessRequest(models.Model):
     @property
     def audit_target(self) -> str:
         return f"access_request:{self.pk}"
+
+    @property
+    def removes_console(self) -> bool:
+        return _has_console(self.previous_access_type) and not _has_console(self.access_type)
+
+    @property
+    def removes_access_key(self) -> bool:
+        return _has_key(self.previous_access_type) and not _has_key(self.access_type)
+
+    @property
+    def removes_access(self) -> bool:
+        return self.removes_console or self.removes_access_key
 
 
 class Approval(models.Model):

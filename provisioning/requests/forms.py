@@ -41,6 +41,10 @@ class AccessRequestForm(forms.Form):
         label="Access type",
         initial=AccessRequest.AccessType.CONSOLE,
     )
+    remove_confirmed = forms.BooleanField(
+        required=False,
+        label="Yes, remove the access I no longer want (whatever uses it stops working)",
+    )
     justification = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4}),
         min_length=JUSTIFICATION_MIN_LENGTH,
@@ -68,10 +72,28 @@ class AccessRequestForm(forms.Form):
         help_text="Leave empty for no end date, or the role-group's maximum if it has one.",
     )
 
-    def __init__(self, *args: Any, requester: User, has_iam_user: bool, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        requester: User,
+        has_iam_user: bool,
+        current_access_type: str = "",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.requester = requester
         self.has_iam_user = has_iam_user
+        self.current_access_type = current_access_type
+        if current_access_type:
+            # What the person has now: asking for another role-group never drops a
+            # credential unless they choose so.
+            self.fields["access_type"].initial = current_access_type
+            self.fields["access_type"].help_text = (
+                f"You have {AccessRequest.AccessType(current_access_type).label.lower()} "
+                "access now."
+            )
+        else:
+            del self.fields["remove_confirmed"]
         field = self.fields["role_group"]
         if not isinstance(field, RoleGroupChoiceField):  # pragma: no cover (declared above)
             raise TypeError("role_group must be a RoleGroupChoiceField")
@@ -119,7 +141,24 @@ class AccessRequestForm(forms.Form):
             self.add_error(
                 "role_group", "Choose a role-group, or a colleague whose access to copy."
             )
+        removed = self._removed_by(cleaned.get("access_type") or "")
+        if removed and not cleaned.get("remove_confirmed"):
+            self.add_error(
+                "access_type",
+                f"This removes your {removed}: anything using it stops working. Keep your "
+                'current access, or tick "Yes, remove" to confirm.',
+            )
         return cleaned
+
+    def _removed_by(self, access_type: str) -> str:
+        """What choosing `access_type` would take away from the person's IAM user, in words."""
+        removed = []
+        has = self.current_access_type
+        if has in ("console", "both") and access_type not in ("console", "both"):
+            removed.append("console password")
+        if has in ("programmatic", "both") and access_type not in ("programmatic", "both"):
+            removed.append("access key")
+        return " and ".join(removed)
 
 
 class RequestIdsField(forms.Field):

@@ -52,6 +52,10 @@ class RequestPlan:
     route: str = AccessRequest.Route.MANAGER
 
     @property
+    def current_access_type_label(self) -> str:
+        return AccessType(self.current_access_type).label if self.current_access_type else ""
+
+    @property
     def route_label(self) -> str:
         return AccessRequest.Route(self.route).label
 

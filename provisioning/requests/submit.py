@@ -58,6 +58,7 @@ def access_request_submit(
                         requester=requester,
                         role_group=planned.role_group,
                         access_type=plan.access_type,
+                        previous_access_type=plan.current_access_type,
                         justification=plan.justification,
                         end_date=planned.end_date,
                         copied_from=plan.copied_from,
@@ -78,6 +79,7 @@ def access_request_submit(
                 data={
                     "role_group": planned.role_group.name if planned.role_group else None,
                     "access_type": plan.access_type,
+                    "previous_access_type": plan.current_access_type or None,
                     "iam_user_name": plan.iam_user_name,
                     "change_to_existing_user": plan.is_change,
                     "first_approver": plan.approver.email if plan.approver else None,

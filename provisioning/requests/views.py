@@ -17,7 +17,7 @@ from accounts.http import AuthenticatedHttpRequest
 from common.http import client_ip
 from provisioning.catalogue.selectors import role_groups_offered
 from provisioning.errors import AlreadyDecided, DecisionNotAllowed, PortalError
-from provisioning.models import AccessRequest
+from provisioning.models import AccessRequest, IamAccount
 from provisioning.requests import selectors
 from provisioning.requests.cancel import access_request_cancel
 from provisioning.requests.decisions import (
@@ -118,6 +118,17 @@ def _render_review(
     )
 
 
+def _request_form(
+    request: AuthenticatedHttpRequest, data: Any, account: IamAccount | None
+) -> AccessRequestForm:
+    return AccessRequestForm(
+        data,
+        requester=request.user,
+        has_iam_user=account is not None,
+        current_access_type=selectors.current_access_type(request.user) if account else "",
+    )
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def request_access(request: AuthenticatedHttpRequest) -> HttpResponse:
@@ -127,13 +138,11 @@ def request_access(request: AuthenticatedHttpRequest) -> HttpResponse:
     account = selectors.live_iam_account_of(request.user)
     step = request.POST.get("step", "")
     if request.method == "GET" or step not in {"review", "confirm"}:
-        form = AccessRequestForm(
-            request.POST or None, requester=request.user, has_iam_user=account is not None
-        )
+        form = _request_form(request, request.POST or None, account)
         if request.method == "POST":
             form.full_clean()  # "Back" from the review: show the answers as they were.
         return _render_form(request, form, account)
-    form = AccessRequestForm(request.POST, requester=request.user, has_iam_user=account is not None)
+    form = _request_form(request, request.POST, account)
     if not form.is_valid():
         return _render_form(request, form, account)
     try:

@@ -10,10 +10,32 @@ document.addEventListener("click", (event) => {
     setTimeout(() => { button.textContent = label; }, 1500);
   });
 });
-// Confirm dialogs for buttons that carry data-confirm (CSP forbids inline handlers).
+// Confirm dialogs for buttons that carry data-confirm (CSP forbids inline handlers). A bulk
+// action with nothing ticked says so instead of asking to confirm nothing.
 document.addEventListener("submit", (event) => {
-  const message = event.submitter && event.submitter.dataset.confirm;
+  const button = event.submitter;
+  const form = event.target;
+  if (button && button.hasAttribute("data-needs-ticked")) {
+    const ticked = form.querySelectorAll("input[name=request_ids]:checked").length;
+    const note = form.querySelector("[data-nothing-ticked]");
+    if (note) note.hidden = ticked > 0;
+    if (!ticked) {
+      event.preventDefault();
+      if (note) note.focus();
+      return;
+    }
+  }
+  const message = button && button.dataset.confirm;
   if (message && !window.confirm(message)) event.preventDefault();
+});
+
+// Enter on a checkbox of the approvals table ticks it; it never submits a decision.
+document.addEventListener("keydown", (event) => {
+  const box = event.target;
+  if (event.key !== "Enter" || !(box instanceof HTMLInputElement) || box.type !== "checkbox") return;
+  if (!box.closest("[data-bulk-decisions]")) return;
+  event.preventDefault();
+  box.checked = !box.checked;
 });
 
 // --- Credentials CSV download (provisioning/credential_reveal.html) ---
