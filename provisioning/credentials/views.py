@@ -11,6 +11,7 @@ import re
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods
 
@@ -21,7 +22,11 @@ from provisioning.credentials.links import (
     CredentialLinkUnavailable,
     link_state,
 )
-from provisioning.credentials.reveal import credential_link_for_recipient, credential_link_reveal
+from provisioning.credentials.reveal import (
+    account_id_of,
+    credential_link_for_recipient,
+    credential_link_reveal,
+)
 from provisioning.errors import CredentialLinkNotFound
 
 # The token, in a path or URL-encoded in a sign-in redirect's `next`.
@@ -80,7 +85,13 @@ def credential_link(request: AuthenticatedHttpRequest, token: str) -> HttpRespon
         render(
             request,
             "provisioning/credential_reveal.html",
-            {"credentials": revealed, "csv_name": f"{revealed.user_name}_credentials.csv"},
+            {
+                "credentials": revealed,
+                "csv_name": f"{revealed.user_name}_credentials.csv",
+                # MFA is offered at hand-over (provisioning/guardrails).
+                "mfa_url": reverse("guardrails_mfa", args=[link.iam_account_id]),
+                "account_id": account_id_of(link.iam_account),
+            },
         )
     )
 
