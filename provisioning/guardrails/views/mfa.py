@@ -62,6 +62,7 @@ def mfa_setup(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     device; POST with the two codes enables it."""
     account = _owned_account(request, pk)
     form = MfaCodesForm(request.POST or None) if request.POST.get("action") == "enable" else None
+    refused = ""
     try:
         if request.method == "POST" and request.POST.get("action") == "start":
             mfa_enrolment_start(actor=request.user, iam_account_id=pk, ip=client_ip(request))
@@ -81,8 +82,8 @@ def mfa_setup(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             )
             return redirect("my_access")
     except MfaCodesRefused as error:
-        form = MfaCodesForm()
-        form.add_error(None, str(error))
+        # New codes are needed: an empty form, with AWS's answer above it.
+        form, refused = MfaCodesForm(), str(error)
     except MfaNotAllowed as error:
         messages.error(request, str(error))
         return redirect("my_access")
@@ -93,6 +94,7 @@ def mfa_setup(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         "account": account,
         "enrolment": enrolment,
         "form": form or MfaCodesForm(),
+        "refused": refused,
     }
     if enrolment is not None:
         seed = mfa_enrolment_seed(enrolment)
