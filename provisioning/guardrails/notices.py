@@ -3,10 +3,12 @@ and its email sent after the commit. A job that runs again finds the notice and 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 
 import audit
@@ -30,6 +32,7 @@ def notice_once(
     An email that fails takes its notice back with it, so the next run tries again."""
     if GuardrailNotice.objects.filter(key=key).exists():
         return False
+    data = json.loads(json.dumps(data, cls=DjangoJSONEncoder))
     try:
         with transaction.atomic():
             notice = GuardrailNotice.objects.create(

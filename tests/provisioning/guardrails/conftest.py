@@ -17,7 +17,9 @@ def strict(aws: None, settings: Any) -> StrictIam:
     return use_strict_iam(settings)
 
 
-def make_iam_user(owner: Any, user_name: str, *, key: bool = True, console: bool = False) -> IamAccount:
+def make_iam_user(
+    owner: Any, user_name: str, *, key: bool = True, console: bool = False
+) -> IamAccount:
     """An IAM user the portal made for `owner`, in moto and in the portal's records."""
     arn = gateway.call("CreateUser", UserName=user_name)["User"]["Arn"]
     account = IamAccountFactory(owner=owner, user_name=user_name, arn=arn)

@@ -94,9 +94,7 @@ def test_codes_that_are_not_six_digits_or_repeat_are_refused_before_aws(
     assert "EnableMFADevice" not in strict.operations()
 
 
-def test_starting_again_replaces_an_unfinished_device(
-    employee: Any, employee_account: Any
-) -> None:
+def test_starting_again_replaces_an_unfinished_device(employee: Any, employee_account: Any) -> None:
     client = signed_in(employee)
     first_seed = _seed(_start(client, employee_account))
     second_seed = _seed(_start(client, employee_account))
