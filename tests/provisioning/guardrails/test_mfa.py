@@ -14,7 +14,7 @@ from provisioning import aws as gateway
 from provisioning.guardrails.models import MfaEnrolment
 from tests.factories import UserFactory
 from tests.guardrails_strict import consecutive_codes
-from tests.provisioning.guardrails.conftest import make_iam_user, signed_in
+from tests.provisioning.guardrails.conftest import signed_in
 
 pytestmark = pytest.mark.django_db
 
