@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.http import AuthenticatedHttpRequest
 from common.http import client_ip
+from provisioning import aws
 from provisioning.credentials.links import (
     UNAVAILABLE_MESSAGES,
     CredentialLinkUnavailable,
@@ -91,6 +92,9 @@ def credential_link(request: AuthenticatedHttpRequest, token: str) -> HttpRespon
                 # MFA is offered at hand-over (provisioning/guardrails).
                 "mfa_url": reverse("guardrails_mfa", args=[link.iam_account_id]),
                 "account_id": account_id_of(link.iam_account),
+                # Every variable the page reads is given: a missing one makes Django log the
+                # whole context (the credentials with it) at DEBUG.
+                "policy_name": aws.MFA_POLICY_NAME,
             },
         )
     )

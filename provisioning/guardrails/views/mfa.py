@@ -8,6 +8,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import segno
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
@@ -116,7 +117,9 @@ def credentials_help(request: AuthenticatedHttpRequest) -> HttpResponse:
         "guardrails/credentials_help.html",
         {
             "account": account,
-            "account_id": account_id_of(account) if account else "123456789012",
+            "account_id": account_id_of(account) if account else "ACCOUNT-ID",
             "policy_name": aws.MFA_POLICY_NAME,
+            "user_name": account.user_name if account else "YOUR-IAM-USER",
+            "overlap_days": settings.KEY_ROTATION_OVERLAP_DAYS,
         },
     )
