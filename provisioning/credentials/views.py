@@ -29,6 +29,7 @@ from provisioning.credentials.reveal import (
     credential_link_reveal,
 )
 from provisioning.errors import CredentialLinkNotFound
+from provisioning.guardrails.selectors import mfa_enabled_for
 
 # The token, in a path or URL-encoded in a sign-in redirect's `next`.
 _TOKEN_IN_PATH = re.compile(r"((?:/|%2F)credentials(?:/|%2F))[A-Za-z0-9_\-]+", re.IGNORECASE)
@@ -91,6 +92,7 @@ def credential_link(request: AuthenticatedHttpRequest, token: str) -> HttpRespon
                 "csv_name": f"{revealed.user_name}_credentials.csv",
                 # MFA is offered at hand-over (provisioning/guardrails).
                 "mfa_url": reverse("guardrails_mfa", args=[link.iam_account_id]),
+                "mfa_enabled": mfa_enabled_for(link.iam_account_id),
                 "account_id": account_id_of(link.iam_account),
                 # Every variable the page reads is given: a missing one makes Django log the
                 # whole context (the credentials with it) at DEBUG.

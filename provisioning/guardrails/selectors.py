@@ -53,6 +53,13 @@ def credentials_of(person: User) -> QuerySet[IamAccount]:
     )
 
 
+def mfa_enabled_for(iam_account_id: int) -> bool:
+    """Whether the portal enrolled an MFA device for this IAM user (the reveal page asks)."""
+    return MfaEnrolment.objects.filter(
+        iam_account_id=iam_account_id, status=MfaEnrolment.Status.ENABLED
+    ).exists()
+
+
 def keys_for_review(query: str = "") -> QuerySet[AccessKeyRecord]:
     """Live portal keys, oldest first, with their last age notice and any extension."""
     keys = AccessKeyRecord.objects.filter(
@@ -122,6 +129,8 @@ class ScoreChart:
     width: int = 600
     height: int = 160
     padding: int = 24
+    # Room on the left for the 0-100% labels.
+    left: int = 44
 
     @property
     def polyline(self) -> str:
@@ -140,12 +149,14 @@ def score_chart(*, now: datetime | None = None) -> ScoreChart:
         .only("taken_at", "passed", "total")[:HISTORY_POINTS]
     )[::-1]
     chart = ScoreChart(points=())
-    usable_x = chart.width - 2 * chart.padding
+    usable_x = chart.width - chart.left - chart.padding
     usable_y = chart.height - 2 * chart.padding
     step = usable_x / max(len(snapshots) - 1, 1)
+    # A single check sits in the middle rather than on the axis.
+    start = chart.left + (usable_x / 2 if len(snapshots) == 1 else 0)
     points = tuple(
         ChartPoint(
-            x=chart.padding + index * step,
+            x=start + index * step,
             y=chart.padding + usable_y * (1 - snapshot.score / 100),
             score=snapshot.score,
             taken_at=snapshot.taken_at,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
@@ -27,6 +29,8 @@ KEYS_PER_PAGE = 50
 @require_GET
 def access_keys(request: AuthenticatedHttpRequest) -> HttpResponse:
     query = request.GET.get("q", "")
+    now = timezone.now()
+    first_reminder = min(settings.KEY_AGE_REMINDER_DAYS, default=0)
     page = Paginator(keys_for_review(query), KEYS_PER_PAGE).get_page(request.GET.get("page"))
     return render(
         request,
@@ -35,9 +39,11 @@ def access_keys(request: AuthenticatedHttpRequest) -> HttpResponse:
             "page_obj": page,
             "query": query,
             "querystring_prefix": f"q={query}&" if query else "",
-            "now": timezone.now(),
+            "now": now,
+            # Keys this old may be extended (younger ones have time to be rotated).
+            "extendable_before": now - timedelta(days=first_reminder),
             "max_age_days": settings.KEY_MAX_AGE_DAYS,
-            "first_reminder": min(settings.KEY_AGE_REMINDER_DAYS, default=0),
+            "first_reminder": first_reminder,
             "extension_days": settings.KEY_AGE_EXTENSION_DAYS,
             "form": ReasonForm(),
         },

@@ -149,3 +149,23 @@ def test_security_admins_reach_the_guardrails_from_the_navigation(security_admin
 
     assert reverse("guardrails_compliance") in page
     assert reverse("guardrails_compliance") not in employee_page
+
+
+def test_only_keys_past_the_first_reminder_can_be_extended(security_admin: Any) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from provisioning.models import AccessKeyRecord
+
+    young = AccessKeyRecordFactory()
+    old = AccessKeyRecordFactory()
+    AccessKeyRecord.objects.filter(pk=old.pk).update(
+        created_at=timezone.now() - timedelta(days=80)
+    )
+
+    page = signed_in(security_admin).get(reverse("guardrails_keys")).content.decode()
+
+    assert reverse("guardrails_key_extend", args=[old.pk]) in page
+    assert reverse("guardrails_key_extend", args=[young.pk]) not in page
+    assert "Not yet: from 75 days old" in page
