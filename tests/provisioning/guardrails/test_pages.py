@@ -160,9 +160,7 @@ def test_only_keys_past_the_first_reminder_can_be_extended(security_admin: Any) 
 
     young = AccessKeyRecordFactory()
     old = AccessKeyRecordFactory()
-    AccessKeyRecord.objects.filter(pk=old.pk).update(
-        created_at=timezone.now() - timedelta(days=80)
-    )
+    AccessKeyRecord.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=80))
 
     page = signed_in(security_admin).get(reverse("guardrails_keys")).content.decode()
 
