@@ -304,7 +304,10 @@ CELERY_BEAT_SCHEDULE["sweep-stuck-offboardings"] = {
 # one for, and a security admin's one extension. Credentials unused this many days are
 # disabled, after a warning this many days before.
 KEY_MAX_AGE_DAYS = env_int("KEY_MAX_AGE_DAYS", 90)
-KEY_AGE_REMINDER_DAYS = sorted(int(day) for day in env_list("KEY_AGE_REMINDER_DAYS", "75,85"))
+try:
+    KEY_AGE_REMINDER_DAYS = sorted(int(day) for day in env_list("KEY_AGE_REMINDER_DAYS", "75,85"))
+except ValueError:
+    raise ImproperlyConfigured("KEY_AGE_REMINDER_DAYS must be comma-separated days") from None
 if any(not 0 < day < KEY_MAX_AGE_DAYS for day in KEY_AGE_REMINDER_DAYS):
     raise ImproperlyConfigured("KEY_AGE_REMINDER_DAYS must each be between 0 and KEY_MAX_AGE_DAYS")
 KEY_AGE_EXTENSION_DAYS = env_int("KEY_AGE_EXTENSION_DAYS", 30)

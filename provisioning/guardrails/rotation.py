@@ -214,7 +214,12 @@ def key_rotation_run(*, rotation_id: int, final_attempt: bool = False) -> str:
     rotation = _claim(rotation_id)
     if rotation is None:
         return "skipped"
+    account = rotation.iam_account
     try:
+        if not account.owner.is_active or account.status != IamAccount.Status.ACTIVE:
+            # Offboarded since asking: a new key must never appear on a user being torn down.
+            _fail(rotation, f"{account.owner} has left: no new key is made.")
+            return "failed"
         try:
             _step_new_key(rotation)
             _step_notify(rotation)

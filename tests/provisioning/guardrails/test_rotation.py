@@ -134,3 +134,17 @@ def test_a_key_the_portal_never_recorded_is_deleted_before_the_new_one_is_made(
 
     assert set(_keys("employee")) == {old, rotation.new_access_key_id}
     assert stray != rotation.new_access_key_id
+
+
+def test_a_rotation_asked_for_before_an_offboarding_makes_no_key(
+    employee: Any, employee_account: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from provisioning.guardrails.rotation import key_rotation_request, key_rotation_run
+
+    rotation = key_rotation_request(actor=employee, iam_account_id=employee_account.pk)
+    type(employee).objects.filter(pk=employee.pk).update(is_active=False)
+
+    assert key_rotation_run(rotation_id=rotation.pk) == "failed"
+    assert len(_keys("employee")) == 1
+    rotation.refresh_from_db()
+    assert "has left" in rotation.failure_reason
