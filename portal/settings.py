@@ -327,6 +327,42 @@ CELERY_BEAT_SCHEDULE["sweep-stuck-offboardings"] = {
     "schedule": float(env_int("PROVISIONING_SWEEP_SECONDS", 60)),
 }
 
+# --- Guardrails (provisioning/guardrails) ---------------------------------------------------
+# Access keys: the maximum age, the reminders before it, the overlap a rotated key keeps the old
+# one for, and a security admin's one extension. Credentials unused this many days are
+# disabled, after a warning this many days before.
+KEY_MAX_AGE_DAYS = env_int("KEY_MAX_AGE_DAYS", 90)
+try:
+    KEY_AGE_REMINDER_DAYS = sorted(int(day) for day in env_list("KEY_AGE_REMINDER_DAYS", "75,85"))
+except ValueError:
+    raise ImproperlyConfigured("KEY_AGE_REMINDER_DAYS must be comma-separated days") from None
+if any(not 0 < day < KEY_MAX_AGE_DAYS for day in KEY_AGE_REMINDER_DAYS):
+    raise ImproperlyConfigured("KEY_AGE_REMINDER_DAYS must each be between 0 and KEY_MAX_AGE_DAYS")
+KEY_AGE_EXTENSION_DAYS = env_int("KEY_AGE_EXTENSION_DAYS", 30)
+KEY_ROTATION_OVERLAP_DAYS = env_int("KEY_ROTATION_OVERLAP_DAYS", 7)
+UNUSED_CREDENTIAL_DAYS = env_int("UNUSED_CREDENTIAL_DAYS", 45)
+UNUSED_WARNING_DAYS = env_int("UNUSED_WARNING_DAYS", 7)
+if not 0 < UNUSED_WARNING_DAYS < UNUSED_CREDENTIAL_DAYS:
+    raise ImproperlyConfigured("UNUSED_WARNING_DAYS must be between 0 and UNUSED_CREDENTIAL_DAYS")
+# A drift finding accepted by a security admin comes back after at most this many days.
+DRIFT_ACCEPT_MAX_DAYS = env_int("DRIFT_ACCEPT_MAX_DAYS", 365)
+# The daily jobs (key age, unused credentials, drift, compliance) run once a day; beat looks
+# this often whether today's have run. Rotations waiting out their overlap are looked at
+# every GUARDRAILS_ROTATION_SWEEP_SECONDS.
+GUARDRAILS_CHECK_SECONDS = env_int("GUARDRAILS_CHECK_SECONDS", 3600)
+GUARDRAILS_ROTATION_SWEEP_SECONDS = env_int("GUARDRAILS_ROTATION_SWEEP_SECONDS", 900)
+GUARDRAILS_MAX_RETRIES = env_int("GUARDRAILS_MAX_RETRIES", 5)
+GUARDRAILS_RETRY_BASE_SECONDS = env_int("GUARDRAILS_RETRY_BASE_SECONDS", 10)
+GUARDRAILS_RETRY_MAX_SECONDS = env_int("GUARDRAILS_RETRY_MAX_SECONDS", 300)
+CELERY_BEAT_SCHEDULE["guardrails-daily"] = {
+    "task": "provisioning.tasks.run_daily_guardrails",
+    "schedule": float(GUARDRAILS_CHECK_SECONDS),
+}
+CELERY_BEAT_SCHEDULE["guardrails-key-rotations"] = {
+    "task": "provisioning.tasks.sweep_key_rotations",
+    "schedule": float(GUARDRAILS_ROTATION_SWEEP_SECONDS),
+}
+
 # --- AWS ------------------------------------------------------------------------------------
 
 AWS_REGION = env_str("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))

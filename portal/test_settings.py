@@ -58,3 +58,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_interval": 1,
     "unacked_restore_throttle": 1,
 }
+# A worker subprocess that lives in the future (guardrail tests: "90 days later"). The test
+# process keeps the real time; so does the moto server it runs, which dated the keys.
+if os.environ.get("PORTAL_TEST_TRAVEL_DAYS"):
+    import datetime as _dt
+
+    import time_machine
+
+    time_machine.travel(
+        _dt.datetime.now(_dt.UTC) + _dt.timedelta(days=int(os.environ["PORTAL_TEST_TRAVEL_DAYS"])),
+        tick=True,
+    ).start()

@@ -334,3 +334,6 @@ class Offboarding(models.Model):
     @property
     def audit_target(self) -> str:
         return f"offboarding:{self.pk}"
+
+
+from provisioning.guardrails.models import *  # noqa: E402, F403  (issue 11's tables)

@@ -54,3 +54,25 @@ def teardown_on_commit(offboarding_id: int) -> None:
 
 def teardown_now(offboarding_id: int) -> None:
     _job(TEARDOWN).delay(offboarding_id)
+
+
+# --- Guardrails (issue 11) ------------------------------------------------------------------
+
+ROTATE_KEY = "rotate_key"
+GUARDRAIL_RUN = "guardrail_run"
+
+
+def rotate_key_on_commit(rotation_id: int) -> None:
+    _job(ROTATE_KEY).delay_on_commit(rotation_id)
+
+
+def rotate_key_now(rotation_id: int) -> None:
+    _job(ROTATE_KEY).delay(rotation_id)
+
+
+def guardrail_run_on_commit(run_id: int) -> None:
+    _job(GUARDRAIL_RUN).delay_on_commit(run_id)
+
+
+def guardrail_run_now(run_id: int) -> None:
+    _job(GUARDRAIL_RUN).delay(run_id)

@@ -20,6 +20,9 @@ from django.db import transaction
 from provisioning import aws, queue
 from provisioning.credentials.expiry import uncollected_links_sweep
 from provisioning.errors import OffboardingBusy
+from provisioning.guardrails.jobs import GuardrailDeferred, guardrail_run_execute, guardrails_daily
+from provisioning.guardrails.rotation import RotationDeferred, key_rotation_run
+from provisioning.guardrails.rotation_finish import key_rotations_sweep
 from provisioning.offboarding.sweep import stuck_offboardings_sweep
 from provisioning.offboarding.teardown import offboarding_teardown
 from provisioning.offboarding.verify import offboarding_give_up
@@ -177,5 +180,77 @@ def sweep_stuck_offboardings() -> int:
     return len(stuck_offboardings_sweep())
 
 
+# --- Guardrails (provisioning/guardrails) ----------------------------------------------------
+
+
+def _guardrail_backoff(retries: int) -> int:
+    return _backoff(
+        retries,
+        base=settings.GUARDRAILS_RETRY_BASE_SECONDS,
+        maximum=settings.GUARDRAILS_RETRY_MAX_SECONDS,
+    )
+
+
+@shared_task(
+    base=SweptTask,
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
+    time_limit=settings.CELERY_TASK_TIME_LIMIT,
+    max_retries=settings.GUARDRAILS_MAX_RETRIES,
+)
+def rotate_access_key(self: Any, rotation_id: int) -> str:
+    """Make a rotation's new key and email its one-time link (provisioning/guardrails). The id
+    only: the secret never travels through the broker. Acks late; the claim and the recorded
+    steps make a re-delivery after a SIGKILL safe."""
+    try:
+        return key_rotation_run(
+            rotation_id=rotation_id, final_attempt=self.request.retries >= self.max_retries
+        )
+    except RotationDeferred:
+        raise self.retry(countdown=_guardrail_backoff(self.request.retries)) from None
+
+
+@shared_task(
+    soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
+    time_limit=settings.CELERY_TASK_TIME_LIMIT,
+)
+def sweep_key_rotations() -> dict[str, int]:
+    """Beat, every GUARDRAILS_ROTATION_SWEEP_SECONDS: finish rotations whose overlap is over or
+    whose new key is in use; re-enqueue lost ones."""
+    return key_rotations_sweep()
+
+
+@shared_task(
+    base=SweptTask,
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
+    time_limit=settings.CELERY_TASK_TIME_LIMIT,
+    max_retries=settings.GUARDRAILS_MAX_RETRIES,
+)
+def run_guardrail(self: Any, run_id: int) -> str:
+    """One run of a guardrail job (key age, unused credentials, drift, compliance)."""
+    try:
+        return guardrail_run_execute(
+            run_id=run_id, final_attempt=self.request.retries >= self.max_retries
+        )
+    except GuardrailDeferred:
+        raise self.retry(countdown=_guardrail_backoff(self.request.retries)) from None
+
+
+@shared_task(
+    soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
+    time_limit=settings.CELERY_TASK_TIME_LIMIT,
+)
+def run_daily_guardrails() -> int:
+    """Beat, every GUARDRAILS_CHECK_SECONDS: today's runs exist and the waiting ones are queued."""
+    return len(guardrails_daily())
+
+
 queue.register(queue.PROVISION, provision_access_request)
 queue.register(queue.TEARDOWN, teardown_offboarding)
+queue.register(queue.ROTATE_KEY, rotate_access_key)
+queue.register(queue.GUARDRAIL_RUN, run_guardrail)

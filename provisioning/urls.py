@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from provisioning.catalogue import views as catalogue
 from provisioning.credentials import views as credentials
@@ -56,4 +56,5 @@ urlpatterns = [
         offboarding.offboarding_report_csv_download,
         name="offboarding_report_csv",
     ),
+    path("", include("provisioning.guardrails.urls")),
 ]

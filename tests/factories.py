@@ -6,10 +6,20 @@ import factory
 from allauth.mfa.models import Authenticator
 from django.contrib.auth.models import Group
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts import roles
 from accounts.models import User
 from provisioning.credentials import links
+from provisioning.guardrails.models import (
+    ComplianceSnapshot,
+    DriftFinding,
+    GuardrailNotice,
+    GuardrailRun,
+    KeyAgeExtension,
+    KeyRotation,
+    MfaEnrolment,
+)
 from provisioning.models import (
     AccessKeyRecord,
     AccessRequest,
@@ -133,6 +143,76 @@ class OffboardingFactory(factory.django.DjangoModelFactory):
 
     person = factory.SubFactory(UserFactory)
     started_by = factory.SubFactory(UserFactory)
+
+
+# --- Guardrails ------------------------------------------------------------------------------
+
+
+class GuardrailRunFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = GuardrailRun
+
+    job = GuardrailRun.Job.DRIFT
+    period = factory.Sequence(lambda n: f"manual-test-{n}")
+
+
+class MfaEnrolmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = MfaEnrolment
+
+    iam_account = factory.SubFactory(IamAccountFactory)
+    serial_number = factory.LazyAttribute(
+        lambda o: f"arn:aws:iam::123456789012:mfa/{o.iam_account.user_name}"
+    )
+
+
+class KeyRotationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = KeyRotation
+
+    iam_account = factory.SubFactory(IamAccountFactory)
+    requested_by = factory.LazyAttribute(lambda o: o.iam_account.owner)
+    old_access_key_id = factory.Sequence(lambda n: f"AKIAOLD{n:013d}")
+
+
+class GuardrailNoticeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = GuardrailNotice
+
+    iam_account = factory.SubFactory(IamAccountFactory)
+    kind = GuardrailNotice.Kind.KEY_AGE_REMINDER
+    key = factory.Sequence(lambda n: f"test-notice-{n}")
+    credential = factory.Sequence(lambda n: f"AKIANOTICE{n:010d}")
+
+
+class KeyAgeExtensionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = KeyAgeExtension
+
+    iam_account = factory.SubFactory(IamAccountFactory)
+    access_key_id = factory.Sequence(lambda n: f"AKIAEXT{n:013d}")
+    extended_by = factory.SubFactory(UserFactory)
+    reason = "Needed by the nightly batch until it moves to a role."
+    days = 30
+
+
+class DriftFindingFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DriftFinding
+
+    kind = DriftFinding.Kind.UNMANAGED_USER
+    iam_user_name = factory.Sequence(lambda n: f"outsider-{n}")
+    last_seen_at = factory.LazyFunction(timezone.now)
+
+
+class ComplianceSnapshotFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ComplianceSnapshot
+
+    taken_at = factory.LazyFunction(timezone.now)
+    passed = 8
+    total = 10
+    controls = factory.LazyFunction(list)
 
 
 # --- Credential links ------------------------------------------------------------------------

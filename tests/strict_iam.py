@@ -6,6 +6,13 @@ assigned to a user. AWS refuses both with `DeleteConflict`. moto implements neit
 service-specific credentials nor user permissions boundaries. A green teardown on bare moto
 would prove nothing about the order AWS insists on; on this layer it does.
 
+For the guardrails (see `guardrails.py` beside this file): moto enables an MFA device whatever
+codes it is given (AWS checks two consecutive TOTP codes against the seed), hands the seed out
+again on ListVirtualMFADevices (AWS only once, at creation), serves a credential report the
+instant one is asked for and leaves the root user out of it (AWS answers ReportInProgress
+while generating, and its report starts with `<root_account>`), and takes any password policy
+values. The layer refuses and answers as AWS does.
+
 The layer is a botocore `before-call` handler on the portal's IAM client. It inspects moto's
 state through a separate plain client (so the portal's own hooks never see the inspection),
 answers the calls moto lacks from its own state, and records every IAM call the portal makes,
@@ -65,8 +72,12 @@ class StrictIam:
         self.refused: list[tuple[str, str]] = []
 
     def register(self, client: Any) -> None:
+        from tests.guardrails_strict import GuardrailsStrict
+
+        self.guardrails = getattr(self, "guardrails", None) or GuardrailsStrict(self.inspector)
         client.meta.events.register("before-call.iam", self._before_call)
         client.meta.events.register("after-call.iam.GetUser", self._after_get_user)
+        self.guardrails.register(client)
         client._strict_iam = self
 
     # --- Dispatch ------------------------------------------------------------------------
@@ -78,7 +89,9 @@ class StrictIam:
         self.calls.append(
             (operation, {k: v for k, v in body.items() if k not in {"Action", "Version"}})
         )
-        handler = getattr(self, f"_{operation}", None)
+        handler = getattr(self, f"_{operation}", None) or getattr(
+            self.guardrails, f"_{operation}", None
+        )
         answer = handler(body) if handler else None
         if answer is not None and answer[1].get("Error"):
             self.refused.append((operation, answer[1]["Error"]["Code"]))
@@ -290,15 +303,17 @@ def load_user(
         aws.call("CreateAccessKey", UserName=user_name)["AccessKey"]["AccessKeyId"]
         for _ in range(2)
     ]
-    serial = aws.call("CreateVirtualMFADevice", VirtualMFADeviceName=user_name)["VirtualMFADevice"][
-        "SerialNumber"
-    ]
+    from tests.guardrails_strict import consecutive_codes
+
+    device = aws.call("CreateVirtualMFADevice", VirtualMFADeviceName=user_name)["VirtualMFADevice"]
+    serial = device["SerialNumber"]
+    first, second = consecutive_codes(device["Base32StringSeed"].decode())
     aws.call(
         "EnableMFADevice",
         UserName=user_name,
         SerialNumber=serial,
-        AuthenticationCode1="123456",
-        AuthenticationCode2="654321",
+        AuthenticationCode1=first,
+        AuthenticationCode2=second,
     )
     aws.call("UploadSSHPublicKey", UserName=user_name, SSHPublicKeyBody=_ssh_public_key())
     aws.call("UploadSigningCertificate", UserName=user_name, CertificateBody=_signing_certificate())

@@ -248,10 +248,11 @@ def console_signin_url(account_id: str) -> str:
 
 class _WithholdCredentialBodies(logging.Filter):
     """botocore logs whole request and response bodies at DEBUG. Those of CreateLoginProfile,
-    UpdateLoginProfile and CreateAccessKey carry a password or a secret key, which must never
+    UpdateLoginProfile and CreateAccessKey carry a password or a secret key, and those of
+    CreateVirtualMFADevice and EnableMFADevice an MFA seed or its codes, which must never
     reach a log, whatever level an operator turns on."""
 
-    MARKERS = ("Password", "SecretAccessKey")
+    MARKERS = ("Password", "SecretAccessKey", "Base32StringSeed", "QRCodePNG", "AuthenticationCode")
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:

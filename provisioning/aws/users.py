@@ -140,18 +140,6 @@ def access_key_ids(user_name: str) -> list[str]:
     ]
 
 
-def deactivate_access_key(user_name: str, access_key_id: str) -> bool:
-    """The key stops working (it stays, for its owner to see and a re-issue to replace).
-    False when it is already gone."""
-    try:
-        call("UpdateAccessKey", UserName=user_name, AccessKeyId=access_key_id, Status="Inactive")
-    except AwsError as error:
-        if gone(error):
-            return False
-        raise
-    return True
-
-
 def delete_access_key(user_name: str, access_key_id: str) -> bool:
     """Delete one access key; False when it was already gone."""
     try:

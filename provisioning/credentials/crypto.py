@@ -6,8 +6,9 @@ rotate without losing links that are waiting to be revealed. The keys are separa
 SECRET_KEY on purpose: leaking one must not open the other.
 
 A sealed value is `b"\\x01" + len(version) + version + nonce(12) + ciphertext-and-tag`. The
-associated data names the credential link and the field, so a ciphertext copied into another
-row or column does not open.
+associated data names the credential link (or, with `scope`, another row that holds a secret:
+an MFA enrolment's seed) and the field, so a ciphertext copied into another row or column does
+not open.
 """
 
 from __future__ import annotations
@@ -70,17 +71,21 @@ def _keys() -> list[_Key]:
     return keys
 
 
-def _associated_data(link_id: int, field: str, version: str) -> bytes:
-    return f"credential-link:{link_id}:{field}:{version}".encode()
+LINK_SCOPE = "credential-link"
 
 
-def seal(plaintext: str, *, link_id: int, field: str) -> bytes:
-    """Encrypt under the newest key, bound to this credential link and field."""
+def _associated_data(link_id: int, field: str, version: str, scope: str) -> bytes:
+    return f"{scope}:{link_id}:{field}:{version}".encode()
+
+
+def seal(plaintext: str, *, link_id: int, field: str, scope: str = LINK_SCOPE) -> bytes:
+    """Encrypt under the newest key, bound to this row (a credential link's, unless `scope`
+    names another table) and field."""
     key = _keys()[0]
     nonce = os.urandom(NONCE_BYTES)
     version = key.version.encode()
     ciphertext = key.aead.encrypt(
-        nonce, plaintext.encode(), _associated_data(link_id, field, key.version)
+        nonce, plaintext.encode(), _associated_data(link_id, field, key.version, scope)
     )
     return bytes([FORMAT, len(version)]) + version + nonce + ciphertext
 
@@ -97,14 +102,16 @@ def _parse(sealed: bytes) -> tuple[str, bytes, bytes]:
     return version, nonce, ciphertext
 
 
-def unseal(sealed: bytes | memoryview, *, link_id: int, field: str) -> str:
+def unseal(sealed: bytes | memoryview, *, link_id: int, field: str, scope: str = LINK_SCOPE) -> str:
     """Decrypt with whichever listed key sealed it; refuse anything moved or altered."""
     version, nonce, ciphertext = _parse(bytes(sealed))
     key = next((key for key in _keys() if key.version == version), None)
     if key is None:
         raise SealError(f"key version {version!r} is no longer in CREDENTIAL_ENCRYPTION_KEYS")
     try:
-        plaintext = key.aead.decrypt(nonce, ciphertext, _associated_data(link_id, field, version))
+        plaintext = key.aead.decrypt(
+            nonce, ciphertext, _associated_data(link_id, field, version, scope)
+        )
     except InvalidTag:
         raise SealError("sealed value does not open: altered, or moved from elsewhere") from None
     return plaintext.decode()

@@ -8,18 +8,25 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods
 
 from accounts.http import AuthenticatedHttpRequest
 from common.http import client_ip
+from provisioning import aws
 from provisioning.credentials.links import (
     UNAVAILABLE_MESSAGES,
     CredentialLinkUnavailable,
     link_state,
 )
-from provisioning.credentials.reveal import credential_link_for_recipient, credential_link_reveal
+from provisioning.credentials.reveal import (
+    account_id_of,
+    credential_link_for_recipient,
+    credential_link_reveal,
+)
 from provisioning.errors import CredentialLinkNotFound
+from provisioning.guardrails.selectors import mfa_enabled_for
 
 # Not "no-referrer": under it browsers send `Origin: null` with the page's own POSTs (reveal,
 # sign out), which CSRF protection rightly refuses. "same-origin" keeps the guarantee that
@@ -54,7 +61,17 @@ def credential_link(request: AuthenticatedHttpRequest, token: str) -> HttpRespon
         render(
             request,
             "provisioning/credential_reveal.html",
-            {"credentials": revealed, "csv_name": f"{revealed.user_name}_credentials.csv"},
+            {
+                "credentials": revealed,
+                "csv_name": f"{revealed.user_name}_credentials.csv",
+                # MFA is offered at hand-over (provisioning/guardrails).
+                "mfa_url": reverse("guardrails_mfa", args=[link.iam_account_id]),
+                "mfa_enabled": mfa_enabled_for(link.iam_account_id),
+                "account_id": account_id_of(link.iam_account),
+                # Every variable the page reads is given: a missing one makes Django log the
+                # whole context (the credentials with it) at DEBUG.
+                "policy_name": aws.MFA_POLICY_NAME,
+            },
         )
     )
 

@@ -15,7 +15,13 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts import roles
-from tests.factories import AccessRequestFactory, IamAccountFactory, OffboardingFactory
+from tests.factories import (
+    AccessKeyRecordFactory,
+    AccessRequestFactory,
+    DriftFindingFactory,
+    IamAccountFactory,
+    OffboardingFactory,
+)
 
 ROLES = ("anonymous", "employee", "manager", "hr", "security", "auditor")
 
@@ -143,6 +149,30 @@ MATRIX: dict[str, Row] = {
     "person_detail": Row(only({"hr"}), kwargs=lambda o: {"pk": o["people"]["employee"].pk}),
     "person_edit": Row(only({"hr"}), kwargs=lambda o: {"pk": o["people"]["employee"].pk}),
     "audit_log": Row(only({"security", "auditor"})),
+    # Guardrails (issue 11): each person's own MFA and keys; the rest for security admins.
+    "guardrails_my_credentials": Row(signed_in(OK)),
+    "guardrails_credentials_help": Row(signed_in(OK)),
+    "guardrails_mfa": Row(
+        signed_in(NOT_FOUND, employee=OK), kwargs=lambda o: {"pk": o["iam_account"].pk}
+    ),
+    "guardrails_rotate_key": Row(
+        signed_in(NOT_FOUND, employee=OK), kwargs=lambda o: {"pk": o["iam_account"].pk}
+    ),
+    "guardrails_keys": Row(only({"security"})),
+    "guardrails_key_extend": Row(
+        only({"security"}, allowed=REDIRECT),
+        method="post",
+        kwargs=lambda o: {"pk": o["key_record"].pk},
+        data={"reason": "The nightly batch moves to a role next month."},
+    ),
+    "guardrails_drift": Row(only({"security"})),
+    "guardrails_drift_scan": Row(only({"security"}, allowed=REDIRECT), method="post"),
+    "guardrails_drift_finding": Row(
+        only({"security"}), kwargs=lambda o: {"pk": o["drift_finding"].pk}
+    ),
+    "guardrails_compliance": Row(only({"security"})),
+    "guardrails_compliance_check": Row(only({"security"}, allowed=REDIRECT), method="post"),
+    "guardrails_password_policy": Row(only({"security"})),
     "audit_export": Row(only({"security", "auditor"})),
 }
 
@@ -280,6 +310,8 @@ def matrix_objects(people: dict[str, Any]) -> dict[str, Any]:
         "role_group": analysts,
         "leaver": leaver,
         "offboarding": offboarding,
+        "key_record": AccessKeyRecordFactory(iam_account=account),
+        "drift_finding": DriftFindingFactory(),
     }
 
 

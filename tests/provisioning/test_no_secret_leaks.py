@@ -122,3 +122,72 @@ def test_no_secret_appears_in_logs_task_arguments_emails_audit_or_database(
         assert _leaks(secrets[what], places) == [], what
     token_places = {k: v for k, v in places.items() if k != "email"}
     assert _leaks(secrets["token"], token_places) == [], "token"
+
+
+@pytest.mark.usefixtures("aws")
+def test_no_mfa_seed_or_rotated_key_appears_in_logs_task_arguments_emails_audit_or_database(
+    settings: Any,
+    employee: Any,
+    caplog: pytest.LogCaptureFixture,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    import re
+
+    from tests.factories import AccessKeyRecordFactory, IamAccountFactory
+    from tests.guardrails_strict import consecutive_codes
+    from tests.strict_iam import use_strict_iam
+
+    use_strict_iam(settings)
+    for name in ("", "botocore", "urllib3", "celery", "django", "provisioning", "moto"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    gateway.call("CreateUser", UserName="employee")
+    account = IamAccountFactory(owner=employee, user_name="employee")
+    old_key, _ = gateway.create_access_key("employee")
+    AccessKeyRecordFactory(iam_account=account, access_key_id=old_key)
+    secrets: dict[str, str] = {}
+
+    def keep_secret(parsed: Any = None, **_: Any) -> None:
+        secrets["rotated secret access key"] = parsed["AccessKey"]["SecretAccessKey"]
+
+    gateway.client().meta.events.register("after-call.iam.CreateAccessKey", keep_secret)
+    task_arguments: list[Any] = []
+
+    def keep_arguments(args: Any = None, kwargs: Any = None, **_: Any) -> None:
+        task_arguments.extend([args, kwargs])
+
+    person = Client()
+    person.force_login(employee)
+    mfa_url = reverse("guardrails_mfa", args=[account.pk])
+    page = person.post(mfa_url, {"action": "start"}, follow=True).content.decode()
+    secrets["MFA seed"] = re.search(r'id="mfa-seed">([A-Z2-7]+)<', page).group(1)
+    sealed_database = _database_values()
+    first, second = consecutive_codes(secrets["MFA seed"])
+    person.post(mfa_url, {"action": "enable", "code_1": first, "code_2": second})
+    task_prerun.connect(keep_arguments, weak=False)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            person.post(reverse("guardrails_rotate_key", args=[account.pk]))
+    finally:
+        task_prerun.disconnect(keep_arguments)
+    sealed_database += _database_values()
+    (message,) = [m for m in mail.outbox if "/credentials/" in m.body]
+    path = "/access/credentials/" + message.body.split("/credentials/", 1)[1].split("/", 1)[0] + "/"
+    revealed = person.post(path).content.decode()
+    assert secrets["rotated secret access key"] in revealed.replace("&amp;", "&")
+
+    assert len(secrets) == 2 and all(len(value) >= 20 for value in secrets.values())
+    assert task_arguments and all(
+        isinstance(arg, int) for args in task_arguments[::2] for arg in args
+    )
+    places = {
+        "log": [record.getMessage() for record in caplog.records] + [caplog.text],
+        "task argument": task_arguments,
+        "email": [f"{m.subject}\n{m.body}" for m in mail.outbox],
+        "audit": [e.data for e in AuditEvent.objects.all()]
+        + [e.target for e in AuditEvent.objects.all()],
+        "database while sealed": [value for _, value in sealed_database],
+        "database after": [value for _, value in _database_values()],
+    }
+    assert any("botocore" in record.name for record in caplog.records), "DEBUG was not on"
+    for what, secret in secrets.items():
+        assert _leaks(secret, places) == [], what
