@@ -64,38 +64,46 @@ def _identity(person: Person) -> ScimIdentity | None:
 
 
 def resource_of(person: Person) -> Any:
-    """The person as a SCIM `User`, with the enterprise extension."""
+    """The person as a SCIM `User`, with the enterprise extension. What the identity provider
+    sent is returned as it sent it; the directory's own fields are read from the person:
+    active, department and manager (HR may change them), and, for someone the identity
+    provider never sent, the email and name."""
     identity = _identity(person)
     data: dict[str, Any] = dict(identity.resource) if identity else {}
     data["schemas"] = [str(User.__schema__), ENTERPRISE]
     data["id"] = str(person.pk)
-    data["userName"] = identity.user_name if identity else person.email
-    if identity and identity.external_id:
-        data["externalId"] = identity.external_id
-    data["active"] = person.is_active
-    if person.full_name:
-        data["displayName"] = person.full_name
-        data.setdefault("name", {"formatted": person.full_name})
-    if not any(email.get("value", "").lower() == person.email for email in data.get("emails", [])):
+    if identity is None:
+        data["userName"] = person.email
         data["emails"] = [{"value": person.email, "type": "work", "primary": True}]
+        if person.full_name:
+            data["displayName"] = person.full_name
+            data["name"] = {"formatted": person.full_name}
+    else:
+        data["userName"] = identity.user_name
+        if identity.external_id:
+            data["externalId"] = identity.external_id
+    # Unsaid stays unsaid while the person works here; a leaver always reads inactive.
+    if identity is None or "active" in data or not person.is_active:
+        data["active"] = person.is_active
     enterprise = dict(data.get(ENTERPRISE) or {})
     enterprise.pop("department", None)
-    enterprise.pop("manager", None)
     if person.department:
         enterprise["department"] = person.department
+    manager = enterprise.pop("manager", None)
     if person.manager_id:
-        enterprise["manager"] = {"value": str(person.manager_id)}
+        same = isinstance(manager, dict) and manager.get("value") == str(person.manager_id)
+        enterprise["manager"] = manager if same else {"value": str(person.manager_id)}
     if enterprise:
-        data[ENTERPRISE] = enterprise
+        data[ENTERPRISE] = {**enterprise, "schemas": [ENTERPRISE]}
     else:
         data.pop(ENTERPRISE, None)
-    digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:20]
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
     created = identity.created_at if identity else person.date_joined
     data["meta"] = Meta(
         resource_type="User",
         created=created,
         last_modified=identity.updated_at if identity else created,
-        version=f'W/"{digest}"',
+        version=f'W/"{digest[:20]}"',
     ).model_dump()
     return UserResource.model_validate(data, scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
 
@@ -117,7 +125,7 @@ def _full_name_of(resource: Any) -> str:
         return str(name.formatted).strip()
     if name is not None and (name.given_name or name.family_name):
         return " ".join(part for part in (name.given_name, name.family_name) if part).strip()
-    return (resource.display_name or "").strip()
+    return str(resource.display_name or "").strip()
 
 
 def _fields_of(resource: Any) -> PersonFields:
