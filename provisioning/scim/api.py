@@ -47,6 +47,7 @@ from provisioning.scim.storage import DirectoryStorage
 from provisioning.scim.tokens import scim_token_authenticate
 
 MAX_RESULTS = 200
+ENTERPRISE = str(EnterpriseUser.__schema__)
 
 CONFIG = ServiceProviderConfig(
     documentation_uri=None,
@@ -97,6 +98,43 @@ class PortalScimService(ScimService):
 SERVICE = PortalScimService(PROVIDER)
 
 
+def _manager_reference(value: Any, base_url: str) -> Any:
+    """A manager as RFC 7643 has it ({"value", "$ref"}), from what identity providers send:
+    Okta leaves out "$ref", Entra ID sends the bare id."""
+    if isinstance(value, str | int):
+        value = {"value": str(value)}
+    if isinstance(value, dict) and value.get("value") and not value.get("$ref"):
+        return {**value, "$ref": f"{base_url}/Users/{value['value']}"}
+    return value
+
+
+def tolerate_dialects(body: bytes, base_url: str) -> bytes:
+    """The request body with the enterprise manager made whole, everything else as sent."""
+    try:
+        data = json.loads(body) if body else None
+    except ValueError:
+        return body  # scim2-server answers invalidSyntax
+    if not isinstance(data, dict):
+        return body
+    extension = data.get(ENTERPRISE)
+    if isinstance(extension, dict) and "manager" in extension:
+        extension["manager"] = _manager_reference(extension["manager"], base_url)
+    for operation in data.get("Operations") or []:
+        if not isinstance(operation, dict):
+            continue
+        path = str(operation.get("path") or "")
+        if path.lower() == f"{ENTERPRISE}:manager".lower():
+            operation["value"] = _manager_reference(operation.get("value"), base_url)
+        elif isinstance(operation.get("value"), dict) and ENTERPRISE in operation["value"]:
+            inner = operation["value"][ENTERPRISE]
+            if isinstance(inner, dict) and "manager" in inner:
+                inner["manager"] = _manager_reference(inner["manager"], base_url)
+        elif path.lower() == f"{ENTERPRISE}:manager.value".lower():
+            operation["path"] = f"{ENTERPRISE}:manager"
+            operation["value"] = _manager_reference(operation.get("value"), base_url)
+    return json.dumps(data).encode()
+
+
 def _needs_token(scim_request: ScimRequest) -> bool:
     try:
         return SERVICE.match(scim_request).operation is not Operation.service_provider_config
@@ -129,7 +167,7 @@ def scim_api(request: HttpRequest, path: str = "") -> HttpResponse:
         path=f"/{path}",
         query={key: request.GET[key] for key in request.GET},
         headers=dict(request.headers),
-        body=request.body,
+        body=tolerate_dialects(request.body, base_url),
     )
     scim_request.subject = token
     response = _serve(scim_request, token, ip)

@@ -92,7 +92,11 @@ def resource_of(person: Person) -> Any:
     manager = enterprise.pop("manager", None)
     if person.manager_id:
         same = isinstance(manager, dict) and manager.get("value") == str(person.manager_id)
-        enterprise["manager"] = manager if same else {"value": str(person.manager_id)}
+        enterprise["manager"] = (
+            manager
+            if same
+            else {"value": str(person.manager_id), "$ref": f"Users/{person.manager_id}"}
+        )
     if enterprise:
         data[ENTERPRISE] = {**enterprise, "schemas": [ENTERPRISE]}
     else:

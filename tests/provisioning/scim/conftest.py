@@ -55,3 +55,12 @@ def user_payload(email: str, *, name: str = "Robin Example", **extra: Any) -> di
     }
     payload.update(extra)
     return payload
+
+
+@pytest.fixture
+def strict_teardown(aws: None, settings: Any) -> Any:
+    """In-process moto behind the strict layer that refuses what AWS refuses (deletion
+    order), as offboarding's own tests use it."""
+    from tests import strict_iam
+
+    return strict_iam.use_strict_iam(settings)
