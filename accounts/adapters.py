@@ -229,7 +229,7 @@ class PortalSocialAccountAdapter(DefaultSocialAccountAdapter):
                 self._refuse(
                     request,
                     sociallogin,
-                    str(claims.get("email") or ""),
+                    next((str(a.email) for a in sociallogin.email_addresses if a.email), ""),
                     "Your identity provider has not verified your email address.",
                 )
             problem = email_domain_problem(email)
