@@ -218,6 +218,9 @@ class PortalSocialAccountAdapter(DefaultSocialAccountAdapter):
         claims = _id_token_claims(sociallogin)
         email = _verified_email(sociallogin)
         provider_id = sociallogin.account.provider
+        if (sociallogin.state or {}).get("process") == "connect":
+            # Links are made by email at sign-in, to that person only; never by hand.
+            self._refuse(request, sociallogin, email, "IdP identities are linked at sign-in.")
         expected_nonce = (sociallogin.state or {}).get("nonce")
         if not expected_nonce or claims.get("nonce") != expected_nonce:
             self._refuse(request, sociallogin, email, "The sign-in could not be verified (nonce).")
