@@ -15,7 +15,7 @@ def portal(request: HttpRequest) -> dict[str, object]:
         "aws_endpoint_url": settings.AWS_ENDPOINT_URL,
         "outbox_enabled": settings.DEBUG and settings.EMAIL_OUTBOX_DIR is not None,
         "nav": nav,
-        # HR's banner: leavers the identity provider announced, still to confirm (one query,
-        # for HR's pages only).
-        "idp_leavers_open": leaver_notices_open().count() if nav.get("hr") else 0,
+        # HR's banner: leavers the identity provider announced, still to confirm. A callable,
+        # so the one query runs only where base.html shows it (not for htmx fragments).
+        "idp_leavers_open": (lambda: leaver_notices_open().count()) if nav.get("hr") else 0,
     }
