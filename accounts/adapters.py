@@ -1,25 +1,41 @@
 """allauth changed only here: no open sign-up, an optional allowed company domain, sign-in
-landing pages by role, and a fresh sign-in counting as re-authentication for MFA set-up."""
+landing pages by role, a fresh sign-in counting as re-authentication for MFA set-up; and
+sign-in through the identity provider (OpenID Connect): a nonce on top of allauth's state
+and PKCE, verified emails of the organisation only, linked by email to the person and never
+another, SSO_ONLY with its break-glass list, and the IdP's MFA counting for privileged roles."""
 
 from __future__ import annotations
 
+import secrets
 import time
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlparse
 
 from allauth.account import app_settings as account_settings
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core import context
+from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.core.internal import ratelimit  # what allauth's own adapter consumes with
+from allauth.mfa.stages import AuthenticateStage
+from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from allauth.socialaccount.models import SocialAccount
+from allauth.socialaccount.providers.openid_connect.provider import OpenIDConnectProvider
 from django import forms
 from django.conf import settings
 from django.http import HttpRequest
+from django.shortcuts import render
 
-from accounts import roles
+from accounts import roles, sso
 from accounts.models import User
 from accounts.selectors import email_domain_problem
 from accounts.services import person_signed_up
+from accounts.sso_services import (
+    break_glass_signed_in,
+    sso_identity_linked,
+    sso_person_created,
+    sso_sign_in_refused,
+)
 from common.http import client_ip
 
 # When this session's sign-in through allauth (password, then any MFA step) completed.
@@ -63,9 +79,47 @@ class PortalAccountAdapter(DefaultAccountAdapter):
             person_signed_up(person=user, ip=client_ip(request))
         return user
 
+    def authenticate(self, request: HttpRequest, **credentials: Any) -> User | None:
+        # SSO_ONLY: a password is refused before it is even checked, except for the
+        # break-glass list; a correct one from the list is recorded and announced.
+        email = str(credentials.get("email") or "")
+        problem = sso.password_sign_in_problem(email)
+        if problem:
+            raise forms.ValidationError(problem)
+        user: User | None = super().authenticate(request, **credentials)
+        if user is not None and settings.SSO_ONLY:
+            problem = sso.password_sign_in_problem(email, user)
+            if problem:
+                raise forms.ValidationError(problem)
+            break_glass_signed_in(person=user, ip=client_ip(request))
+        return user
+
     def login(self, request: HttpRequest, user: User) -> None:
+        confirmed = sso.confirmed_sso(request.session)
         super().login(request, user)
+        request.session.pop(sso.SSO_PENDING_SESSION_KEY, None)
+        if confirmed is not None:
+            request.session[sso.SSO_SESSION_KEY] = confirmed
         request.session[SIGNED_IN_AT_SESSION_KEY] = time.time()
+
+    def logout(self, request: HttpRequest) -> None:
+        signed_in_with = (request.session.get(sso.SSO_SESSION_KEY) or {}).get("provider")
+        super().logout(request)
+        provider = sso.provider(signed_in_with) if signed_in_with else None
+        if provider is not None:
+            # Offered on the sign-in page: the IdP's own session may still be open.
+            request.session[sso.SIGNED_OUT_OF_SESSION_KEY] = {
+                "id": provider["id"],
+                "name": provider["name"],
+            }
+
+    def get_login_stages(self) -> list[str]:
+        stages: list[str] = super().get_login_stages()
+        mfa_stage = f"{AuthenticateStage.__module__}.{AuthenticateStage.__name__}"
+        return [
+            f"{__name__}.{PortalMFAStage.__name__}" if stage == mfa_stage else stage
+            for stage in stages
+        ]
 
     def is_reauthentication_required(self, *, app: str, **kwargs: Any) -> bool:
         # Someone who has just typed their password (often sent straight to MFA set-up by
@@ -113,3 +167,142 @@ class PortalAccountAdapter(DefaultAccountAdapter):
         usage = getattr(self, "_login_failed_account_usage", None)
         if usage:
             usage.rollback()
+
+
+# --- Sign-in through the identity provider ---------------------------------------------------
+
+
+class PortalMFAStage(AuthenticateStage):
+    """allauth's TOTP step, skipped when the identity provider says this sign-in used MFA."""
+
+    def _should_handle(self, request: HttpRequest) -> bool:
+        sociallogin = (self.login.signal_kwargs or {}).get("sociallogin")
+        if sociallogin is not None and sso.attests_mfa(_id_token_claims(sociallogin)):
+            return False
+        return bool(super()._should_handle(request))
+
+
+class NonceOpenIDConnectProvider(OpenIDConnectProvider):
+    """allauth's OpenID Connect provider, plus a nonce: one per sign-in, kept in allauth's
+    state (with PKCE's verifier) and checked against the ID token by the adapter."""
+
+    def redirect(
+        self,
+        request: HttpRequest,
+        process: Any,
+        next_url: str | None = None,
+        data: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        nonce = secrets.token_urlsafe(32)
+        auth_params = dict(kwargs.pop("auth_params", None) or self.get_auth_params())
+        auth_params["nonce"] = nonce
+        return super().redirect(
+            request, process, next_url, data, auth_params=auth_params, nonce=nonce, **kwargs
+        )
+
+
+def _id_token_claims(sociallogin: Any) -> dict[str, Any]:
+    claims = (sociallogin.account.extra_data or {}).get("id_token")
+    return claims if isinstance(claims, dict) else {}
+
+
+def _verified_email(sociallogin: Any) -> str:
+    """The verified email the identity provider vouches for, or ""."""
+    for address in sociallogin.email_addresses:
+        if address.verified and address.email:
+            return str(address.email).strip().lower()
+    return ""
+
+
+class PortalSocialAccountAdapter(DefaultSocialAccountAdapter):
+    def get_provider(self, request: HttpRequest, provider: Any, client_id: Any = None) -> Any:
+        found = super().get_provider(request, provider, client_id=client_id)
+        if type(found) is OpenIDConnectProvider:
+            return NonceOpenIDConnectProvider(request, app=found.app)
+        return found
+
+    def _refuse(self, request: HttpRequest, sociallogin: Any, email: str, reason: str) -> NoReturn:
+        provider_id = sociallogin.account.provider
+        sso_sign_in_refused(
+            provider_id=provider_id, email=email, reason=reason, ip=client_ip(request)
+        )
+        response = render(
+            request,
+            "socialaccount/sso_refused.html",
+            {"reason": reason, "provider": sso.provider(provider_id)},
+            status=403,
+        )
+        raise ImmediateHttpResponse(response)
+
+    def pre_social_login(self, request: HttpRequest, sociallogin: Any) -> None:
+        """Steps: check the ID token's nonce (allauth checks state, PKCE, issuer, audience
+        and expiry) and issuer; a returning IdP identity signs in as its person; a new one
+        needs a verified email of the organisation's domains, and is linked to the person
+        with that email (imported people included), never to another, or else becomes a new
+        employee (`save_user`)."""
+        claims = _id_token_claims(sociallogin)
+        email = _verified_email(sociallogin)
+        provider_id = sociallogin.account.provider
+        if (sociallogin.state or {}).get("process") == "connect":
+            # Links are made by email at sign-in, to that person only; never by hand.
+            self._refuse(request, sociallogin, email, "IdP identities are linked at sign-in.")
+        expected_nonce = (sociallogin.state or {}).get("nonce")
+        if not expected_nonce or claims.get("nonce") != expected_nonce:
+            self._refuse(request, sociallogin, email, "The sign-in could not be verified (nonce).")
+        configured = sso.provider(provider_id)
+        if configured is None or claims.get("iss") != configured["issuer"]:
+            self._refuse(request, sociallogin, email, "The sign-in came from another issuer.")
+        if not sociallogin.is_existing:
+            if not email:
+                self._refuse(
+                    request,
+                    sociallogin,
+                    next((str(a.email) for a in sociallogin.email_addresses if a.email), ""),
+                    "Your identity provider has not verified your email address.",
+                )
+            problem = email_domain_problem(email)
+            if problem:
+                self._refuse(request, sociallogin, email, problem)
+            person = User.objects.filter(email__iexact=email).first()
+            if person is not None:
+                if SocialAccount.objects.filter(user=person, provider=provider_id).exists():
+                    self._refuse(
+                        request,
+                        sociallogin,
+                        email,
+                        f"{email} is already linked to another {configured['name']} identity: "
+                        "ask a security admin.",
+                    )
+                sociallogin.connect(request, person)
+                sso_identity_linked(
+                    person=person,
+                    provider_id=provider_id,
+                    uid=str(sociallogin.account.uid),
+                    ip=client_ip(request),
+                )
+        request.session[sso.SSO_PENDING_SESSION_KEY] = {
+            "provider": provider_id,
+            "uid": str(sociallogin.account.uid),
+            "mfa": sso.attests_mfa(claims),
+        }
+
+    def is_open_for_signup(self, request: HttpRequest, sociallogin: Any) -> bool:
+        # Only reached by a verified email of the organisation that no person has yet.
+        return True
+
+    def populate_user(self, request: HttpRequest, sociallogin: Any, data: dict[str, Any]) -> Any:
+        user = super().populate_user(request, sociallogin, data)
+        user.email = _verified_email(sociallogin)
+        name = data.get("name") or " ".join(
+            part for part in (data.get("first_name"), data.get("last_name")) if part
+        )
+        user.full_name = str(name or "")[:200]
+        return user
+
+    def save_user(self, request: HttpRequest, sociallogin: Any, form: Any = None) -> User:
+        user: User = super().save_user(request, sociallogin, form)
+        sso_person_created(
+            person=user, provider_id=sociallogin.account.provider, ip=client_ip(request)
+        )
+        return user

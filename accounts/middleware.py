@@ -11,12 +11,12 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
-from accounts import roles
+from accounts import roles, sso
 from accounts.models import User
 
 # Pages a privileged person may reach before setting up MFA: sign-in, MFA set-up, health.
 _MFA_EXEMPT_PREFIXES = ("account_", "mfa_")
-_MFA_EXEMPT_NAMES = {"healthz", "outbox", "outbox_message"}
+_MFA_EXEMPT_NAMES = {"healthz", "outbox", "outbox_message", "sso_logout"}
 
 
 def has_mfa(user: User) -> bool:
@@ -26,7 +26,8 @@ def has_mfa(user: User) -> bool:
 
 
 class PrivilegedMFAMiddleware:
-    """With REQUIRE_MFA_FOR_PRIVILEGED, managers, HR and security admins set up MFA first."""
+    """With REQUIRE_MFA_FOR_PRIVILEGED, managers, HR and security admins set up MFA first,
+    unless this session's identity provider sign-in says MFA was used (`amr`, `acr`)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -44,6 +45,8 @@ class PrivilegedMFAMiddleware:
         if name.startswith(_MFA_EXEMPT_PREFIXES) or name in _MFA_EXEMPT_NAMES:
             return None
         if request.path.startswith(settings.STATIC_URL):
+            return None
+        if sso.session_signed_in_with_idp_mfa(request.session):
             return None
         if roles.is_privileged(request.user) and not has_mfa(request.user):
             return redirect("mfa_activate_totp")

@@ -60,7 +60,7 @@ def announce_org_chart_change(
 
 
 def record_person_created(
-    *, actor: User | None, person: User, manager_email: str, via: str, ip: str | None
+    *, actor: User | str | None, person: User, manager_email: str, via: str, ip: str | None
 ) -> None:
     audit.record(
         "person.created",
@@ -79,7 +79,7 @@ def record_person_created(
 
 def record_person_updated(
     *,
-    actor: User | None,
+    actor: User | str | None,
     person: User,
     before: dict[str, Any],
     after: dict[str, Any],
@@ -167,9 +167,10 @@ def person_signed_up(*, person: User, ip: str | None = None) -> None:
 # --- A leaver -------------------------------------------------------------------------------
 
 
-def person_deactivate(*, person: User, actor: User, ip: str | None = None) -> int:
+def person_deactivate(*, person: User, actor: User | str, ip: str | None = None) -> int:
     """Close a leaver's portal account at once, in the caller's transaction: no more sign-in,
-    every stored session ended. Returns how many sessions were ended."""
+    every stored session ended. Returns how many sessions were ended. `actor` is HR, or the
+    identity provider that said the person left ("scim:okta")."""
     now = timezone.now()
     person.is_active = False
     person.employment_status = EmploymentStatus.LEFT
@@ -206,15 +207,23 @@ def _end_sessions(person: User, *, now: datetime) -> int:
 
 
 def reports_reassign(
-    *, manager: User, actor: User, reason: str, offboarding_id: int | None, ip: str | None = None
+    *,
+    manager: User,
+    actor: User | str,
+    reason: str,
+    offboarding_id: int | None,
+    ip: str | None = None,
 ) -> list[User]:
     """A leaving manager's active reports now report to the leaver's own manager, so their
-    pending requests have someone to decide them today. Returns the reports moved."""
+    pending requests have someone to decide them today. Returns the reports moved. An
+    identity provider (a str actor) is no person: it places them, but no one is recorded as
+    their placer."""
+    placer = actor if isinstance(actor, User) else None
     new_manager = manager.manager
     reports = list(User.objects.select_for_update().filter(manager=manager, is_active=True))
     for report in reports:
         report.manager = new_manager
-        mark_placed(report, actor=actor)
+        mark_placed(report, actor=placer)
         report.save(update_fields=["manager", "placed_by", "placed_at"])
         record_person_updated(
             actor=actor,
@@ -226,5 +235,5 @@ def reports_reassign(
             offboarding_id=offboarding_id,
             ip=ip,
         )
-    announce_org_chart_change(reports, actor=actor, ip=ip)
+    announce_org_chart_change(reports, actor=placer, ip=ip)
     return reports

@@ -4,13 +4,18 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from accounts import roles
+from provisioning.scim.selectors import leaver_notices_open
 
 
 def portal(request: HttpRequest) -> dict[str, object]:
     user = getattr(request, "user", None)
+    nav = roles.navigation_for(user) if user is not None else {}
     return {
         "demo_fake_aws": settings.AWS_IS_LOCAL_FAKE,
         "aws_endpoint_url": settings.AWS_ENDPOINT_URL,
         "outbox_enabled": settings.DEBUG and settings.EMAIL_OUTBOX_DIR is not None,
-        "nav": roles.navigation_for(user) if user is not None else {},
+        "nav": nav,
+        # HR's banner: leavers the identity provider announced, still to confirm. A callable,
+        # so the one query runs only where base.html shows it (not for htmx fragments).
+        "idp_leavers_open": (lambda: leaver_notices_open().count()) if nav.get("hr") else 0,
     }

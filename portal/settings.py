@@ -99,6 +99,8 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
     "audit",
     "accounts",
     "provisioning",
@@ -217,6 +219,90 @@ ORG_CHART_COOLDOWN_DAYS = env_int("ORG_CHART_COOLDOWN_DAYS", 30)
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = env_str("MFA_TOTP_ISSUER", "IAM Access Portal")
 REQUIRE_MFA_FOR_PRIVILEGED = env_bool("REQUIRE_MFA_FOR_PRIVILEGED", default=PRODUCTION)
+
+# --- Sign-in through the identity provider (OIDC) and SCIM ----------------------------------
+# One OpenID Connect provider from SSO_OIDC_ISSUER, SSO_OIDC_CLIENT_ID, SSO_OIDC_CLIENT_SECRET
+# and SSO_OIDC_NAME (the button's label); more with SSO_OIDC_PROVIDERS=okta,entra and, for each
+# id, SSO_OIDC_OKTA_ISSUER, SSO_OIDC_OKTA_CLIENT_ID, SSO_OIDC_OKTA_CLIENT_SECRET and
+# SSO_OIDC_OKTA_NAME. Discovery comes from the issuer; the code flow uses PKCE, state and a
+# nonce (accounts/adapters.py checks it). The callback is
+# PORTAL_BASE_URL/accounts/oidc/<id>/login/callback/.
+SSO_OIDC_ID = env_str("SSO_OIDC_ID", "sso").lower()
+_PROVIDER_ID_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def _oidc_app(provider_id: str, issuer: str, client_id: str, secret: str, name: str) -> dict:
+    if not set(provider_id) <= _PROVIDER_ID_CHARS:
+        raise ImproperlyConfigured(
+            f"SSO provider id {provider_id!r}: use lower-case letters, digits, - and _"
+        )
+    if not (issuer and client_id):
+        raise ImproperlyConfigured(
+            f"SSO provider {provider_id!r} needs its issuer and client id (and usually a secret)"
+        )
+    if PRODUCTION and not issuer.startswith("https://"):
+        raise ImproperlyConfigured(f"SSO provider {provider_id!r}: the issuer must be https://")
+    return {
+        "provider_id": provider_id,
+        "name": name or "your identity provider",
+        "client_id": client_id,
+        "secret": secret,
+        "settings": {"server_url": issuer.rstrip("/"), "oauth_pkce_enabled": True},
+    }
+
+
+SSO_OIDC_APPS: list[dict] = []
+if env_str("SSO_OIDC_ISSUER", ""):
+    SSO_OIDC_APPS.append(
+        _oidc_app(
+            SSO_OIDC_ID,
+            env_str("SSO_OIDC_ISSUER", ""),
+            env_str("SSO_OIDC_CLIENT_ID", ""),
+            env_str("SSO_OIDC_CLIENT_SECRET", ""),
+            env_str("SSO_OIDC_NAME", ""),
+        )
+    )
+for _provider_id in env_list("SSO_OIDC_PROVIDERS"):
+    _prefix = f"SSO_OIDC_{_provider_id.upper().replace('-', '_')}"
+    SSO_OIDC_APPS.append(
+        _oidc_app(
+            _provider_id.lower(),
+            env_str(f"{_prefix}_ISSUER", ""),
+            env_str(f"{_prefix}_CLIENT_ID", ""),
+            env_str(f"{_prefix}_CLIENT_SECRET", ""),
+            env_str(f"{_prefix}_NAME", ""),
+        )
+    )
+if len({app["provider_id"] for app in SSO_OIDC_APPS}) != len(SSO_OIDC_APPS):
+    raise ImproperlyConfigured("SSO_OIDC_PROVIDERS repeats a provider id (or SSO_OIDC_ID)")
+# Password sign-in off, except for the break-glass security admins listed here (their
+# password sign-ins are audited and emailed to the other security admins).
+SSO_ONLY = env_bool("SSO_ONLY", False)
+SSO_BREAK_GLASS_EMAILS = [email.lower() for email in env_list("SSO_BREAK_GLASS_EMAILS")]
+if SSO_ONLY and not SSO_OIDC_APPS:
+    raise ImproperlyConfigured("SSO_ONLY=1 needs an identity provider (SSO_OIDC_ISSUER)")
+# A privileged person's IdP sign-in counts as MFA when the ID token's `amr` has "mfa", or its
+# `acr` is one of these (e.g. Keycloak's level names); otherwise the portal's TOTP is asked.
+SSO_MFA_ACR_VALUES = env_list("SSO_MFA_ACR_VALUES")
+
+SOCIALACCOUNT_ADAPTER = "accounts.adapters.PortalSocialAccountAdapter"
+SOCIALACCOUNT_PROVIDERS = {"openid_connect": {"OAUTH_PKCE_ENABLED": True, "APPS": SSO_OIDC_APPS}}
+# Access and refresh tokens are never kept in the database.
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_AUTO_SIGNUP = True
+# The adapter links an IdP sign-in to the person with that verified email, and to no one else.
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_EMAIL_VERIFICATION = "none"
+SOCIALACCOUNT_LOGIN_ON_GET = False
+
+# SCIM 2.0 (/scim/v2/Users). A leaver (active: false, or DELETE) has their portal account
+# closed at once; then `confirm` asks HR to confirm the offboarding, `offboard` starts it.
+SCIM_LEAVERS = env_str("SCIM_LEAVERS", "confirm").lower()
+if SCIM_LEAVERS not in {"confirm", "offboard"}:
+    raise ImproperlyConfigured(f"SCIM_LEAVERS must be confirm or offboard, not {SCIM_LEAVERS!r}")
+SCIM_OFFBOARDING_MODE = env_str("SCIM_OFFBOARDING_MODE", "delete").lower()
+if SCIM_OFFBOARDING_MODE not in {"delete", "disable"}:
+    raise ImproperlyConfigured("SCIM_OFFBOARDING_MODE must be delete or disable")
 
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True

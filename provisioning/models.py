@@ -304,9 +304,12 @@ class Offboarding(models.Model):
     person = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="offboardings"
     )
+    # HR who clicked Offboard, or None when the identity provider said the person left
+    # (SCIM_LEAVERS=offboard): `started_via` then names it ("scim:okta").
     started_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    started_via = models.CharField(max_length=80, blank=True)
     # For a privileged leaver: the security admin who confirmed (or declined) HR's request.
     confirmed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -335,5 +338,13 @@ class Offboarding(models.Model):
     def audit_target(self) -> str:
         return f"offboarding:{self.pk}"
 
+    @property
+    def started_by_label(self) -> str:
+        """Who started it, for pages and emails: HR's email, or the identity provider."""
+        if self.started_by is not None:
+            return self.started_by.email
+        return f"the identity provider ({self.started_via})" if self.started_via else "the portal"
 
-from provisioning.guardrails.models import *  # noqa: E402, F403  (issue 11's tables)
+
+from provisioning.guardrails.models import *  # noqa: E402, F403  (the guardrails' tables)
+from provisioning.scim.models import LeaverNotice, ScimIdentity, ScimToken  # noqa: E402, F401

@@ -5,6 +5,7 @@ from provisioning.credentials import views as credentials
 from provisioning.offboarding import views as offboarding
 from provisioning.operations import views as operations
 from provisioning.requests import views as requests
+from provisioning.scim import views as scim
 
 urlpatterns = [
     path("", requests.my_access, name="my_access"),
@@ -51,6 +52,9 @@ urlpatterns = [
         offboarding.offboarding_report_json_download,
         name="offboarding_report_json",
     ),
+    path("scim/tokens/", scim.scim_tokens_page, name="scim_tokens"),
+    path("scim/tokens/<int:pk>/revoke/", scim.scim_token_revoke_view, name="scim_token_revoke"),
+    path("leavers/", scim.idp_leavers, name="idp_leavers"),
     path(
         "offboarding/<int:pk>/report.csv",
         offboarding.offboarding_report_csv_download,

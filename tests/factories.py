@@ -27,8 +27,11 @@ from provisioning.models import (
     CredentialLink,
     Grant,
     IamAccount,
+    LeaverNotice,
     Offboarding,
     RoleGroup,
+    ScimIdentity,
+    ScimToken,
 )
 
 
@@ -241,3 +244,31 @@ def issued_link(
         )
     token = links.credential_link_issue(link=link)
     return link, reverse("credential_link", args=[token])
+
+
+class ScimTokenFactory(factory.django.DjangoModelFactory):
+    """A live token with every scope; its plain value is not known (see `scim_token`)."""
+
+    class Meta:
+        model = ScimToken
+
+    name = factory.Sequence(lambda n: f"idp-{n}")
+    token_hash = factory.Sequence(lambda n: f"{n:064x}")
+    scopes = factory.LazyFunction(lambda: list(ScimToken.Scope.values))
+
+
+class ScimIdentityFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ScimIdentity
+
+    person = factory.SubFactory(UserFactory)
+    user_name = factory.LazyAttribute(lambda o: o.person.email)
+
+
+class LeaverNoticeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = LeaverNotice
+
+    person = factory.SubFactory(UserFactory)
+    source = "scim:okta"
+    reason = LeaverNotice.Reason.DEACTIVATED

@@ -154,7 +154,7 @@ def _record_revoked(
     link_id: int,
     iam_account_id: int,
     *,
-    actor: User | None,
+    actor: User | str | None,
     reason: str,
     offboarding_id: int | None,
     ip: str | None,
@@ -191,7 +191,7 @@ def credential_link_revoke(
 
 
 def credential_links_revoke_for_leaver(
-    *, person: User, actor: User, offboarding_id: int, ip: str | None = None
+    *, person: User, actor: User | str, offboarding_id: int, ip: str | None = None
 ) -> int:
     """Every unrevealed link to the person or to their IAM users, revoked and wiped in the
     caller's transaction (an offboarding). Returns how many."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.urls import reverse
 
-from accounts.selectors import security_admins
+from accounts.selectors import hr_emails, security_admins
 from common.emails import send_templated_email
 from provisioning.models import Offboarding
 
@@ -26,9 +26,9 @@ def confirmation_needed(offboarding: Offboarding) -> None:
 
 
 def declined(offboarding: Offboarding) -> None:
-    """To the HR person who asked."""
+    """To the HR person who asked (to HR, when the identity provider did)."""
     send_templated_email(
         "offboarding_declined",
-        [offboarding.started_by.email],
+        [offboarding.started_by.email] if offboarding.started_by else hr_emails(),
         {"offboarding": offboarding, "person": offboarding.person, "url": _url(offboarding)},
     )

@@ -90,7 +90,7 @@ def offboarding_report_json(*, offboarding: Offboarding) -> str:
         "person": offboarding.person.email,
         "mode": offboarding.mode,
         "status": offboarding.status,
-        "started_by": offboarding.started_by.email,
+        "started_by": offboarding.started_by_label,
         "started_at": offboarding.started_at,
         "access_cut_at": offboarding.access_cut_at,
         "finished_at": offboarding.finished_at,

@@ -9,6 +9,10 @@ A privileged leaver (HR, security admin, auditor) needs a second person: HR's cl
 the request (`offboarding.requested`) and cuts nothing; a security admin who is neither the
 leaver nor that HR person confirms it (`offboarding_confirm`), and only then is the portal
 cut. The last active security admin cannot be offboarded at all.
+
+The identity provider can start one too (SCIM, `offboarding_start_for_leaver`): its portal
+account is closed at once, and a privileged leaver's AWS teardown still waits for a
+security admin.
 """
 
 from __future__ import annotations
@@ -137,7 +141,7 @@ def offboarding_confirm(
             "offboarding.confirmed",
             actor=actor,
             target=offboarding.audit_target,
-            data={"email": person.email, "requested_by": offboarding.started_by.email},
+            data={"email": person.email, "requested_by": offboarding.started_by_label},
             ip=ip,
         )
         _cut_portal(offboarding, actor=actor, ip=ip, enqueue=enqueue)
@@ -199,7 +203,45 @@ def _for_second_person(offboarding_id: int, actor: User) -> Offboarding:
     return offboarding
 
 
-def _cut_portal(offboarding: Offboarding, *, actor: User, ip: str | None, enqueue: bool) -> None:
+def offboarding_start_for_leaver(
+    *, source: str, person: User, mode: str = Offboarding.Mode.DELETE, ip: str | None = None
+) -> Offboarding | None:
+    """The identity provider says the person has left (`source` names it, "scim:okta"): what
+    HR's click would do, in the caller's transaction, with `source` as the actor. Their
+    portal account is closed at once, whoever they are; a privileged leaver's offboarding
+    then waits for a security admin (`offboarding_confirm`), as HR's would. Returns None
+    when an offboarding of theirs is already under way."""
+    if mode not in Offboarding.Mode.values:
+        raise OffboardingError(f"Unknown offboarding mode {mode!r}.")
+    person = User.objects.select_for_update().get(pk=person.pk)
+    if Offboarding.objects.filter(person=person, status__in=UNFINISHED_STATUSES).exists():
+        if person.is_active:
+            person_deactivate(person=person, actor=source, ip=ip)
+        return None
+    if is_privileged_leaver(person):
+        offboarding = Offboarding.objects.create(
+            person=person, started_via=source, mode=mode, status=Status.AWAITING_CONFIRMATION
+        )
+        audit.record(
+            "offboarding.requested",
+            actor=source,
+            target=offboarding.audit_target,
+            data={"email": person.email, "mode": mode, "needs": "security admin"},
+            ip=ip,
+        )
+        # The identity provider is the source of truth for who works here: the account
+        # closes now; only AWS waits for the second person.
+        person_deactivate(person=person, actor=source, ip=ip)
+        transaction.on_commit(lambda: notifications.confirmation_needed(offboarding), robust=True)
+        return offboarding
+    offboarding = Offboarding.objects.create(person=person, started_via=source, mode=mode)
+    _cut_portal(offboarding, actor=source, ip=ip, enqueue=True)
+    return offboarding
+
+
+def _cut_portal(
+    offboarding: Offboarding, *, actor: User | str, ip: str | None, enqueue: bool
+) -> None:
     """Deactivate the portal account and delete every stored session of it; cancel their
     open requests; revoke their unused credential links, wiping the sealed secrets; move
     their reports (and so the reports' pending requests) to the leaver's own manager; record
@@ -235,7 +277,7 @@ def _cut_portal(offboarding: Offboarding, *, actor: User, ip: str | None, enqueu
 
 
 def _reports_moved(
-    person: User, offboarding: Offboarding, *, actor: User, ip: str | None
+    person: User, offboarding: Offboarding, *, actor: User | str, ip: str | None
 ) -> list[dict[str, Any]]:
     """The leaver's reports now report to the leaver's manager, so their pending requests have
     someone to decide them today. HR is told, because that is rarely the right manager for

@@ -19,7 +19,7 @@ REQUESTER_OFFBOARDED = "requester offboarded"
 def _record_cancelled(
     access_request: AccessRequest,
     *,
-    actor: User,
+    actor: User | str,
     was: str,
     reason: str,
     offboarding_id: int | None,
@@ -62,7 +62,7 @@ def access_request_cancel(
 
 
 def access_requests_cancel_for_leaver(
-    *, person: User, actor: User, offboarding_id: int, ip: str | None = None
+    *, person: User, actor: User | str, offboarding_id: int, ip: str | None = None
 ) -> list[dict[str, object]]:
     """Every open request of a person being offboarded, cancelled in the caller's transaction
     (whatever its stage: a request mid-provisioning stops at its next recorded step, since the
