@@ -537,6 +537,8 @@ CELERY_BEAT_SCHEDULE["sweep-uncollected-links"] = {
     "schedule": float(env_int("CREDENTIAL_SWEEP_SECONDS", 3600)),
 }
 APPROVAL_REMINDER_HOURS = env_int("APPROVAL_REMINDER_HOURS", 24)
+# Provisioning checks a role-group's IAM group holds its catalogue policies at most this often.
+CATALOGUE_VERIFY_SECONDS = env_int("CATALOGUE_VERIFY_SECONDS", 600)
 
 # --- Email ----------------------------------------------------------------------------------
 

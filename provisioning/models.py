@@ -19,6 +19,10 @@ class RoleGroup(models.Model):
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # When a sync last made its IAM group match (None: never, so it cannot be requested yet),
+    # and when provisioning last saw the group hold every policy of the catalogue.
+    synced_at = models.DateTimeField(null=True, blank=True)
+    policies_verified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]

@@ -51,10 +51,15 @@ def _reseed_catalogue(sender: Any, using: str = "default", **kwargs: Any) -> Non
     # themselves (accounts/apps.py), the starting catalogue is data, so tests put it back.
     from importlib import import_module
 
+    from django.utils import timezone
+
     from provisioning.models import RoleGroup
 
     for entry in import_module("provisioning.migrations.0002_seed_catalogue").CATALOGUE:
-        RoleGroup.objects.using(using).get_or_create(name=entry["name"], defaults=entry)
+        # As `make run` and a deployment leave it: synced to AWS, so people can request it.
+        RoleGroup.objects.using(using).get_or_create(
+            name=entry["name"], defaults={**entry, "synced_at": timezone.now()}
+        )
 
 
 post_migrate.connect(_reseed_catalogue, dispatch_uid="tests.reseed_catalogue")
@@ -103,6 +108,16 @@ def _aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
 
 
+def _as_a_sync_leaves_it() -> None:
+    """The account as `sync_catalogue` leaves it (the portal's MFA policy exists): the
+    catalogue's groups are requestable only once synced, and provisioning checks each group
+    holds that policy."""
+    from provisioning import aws as gateway
+
+    gateway.ensure_mfa_policy(gateway.whoami().account)
+    gateway.reset_clients()
+
+
 @pytest.fixture
 def aws(settings: Any) -> Iterator[None]:
     """In-process moto for one test, with the portal's clients rebuilt against it."""
@@ -117,6 +132,7 @@ def aws(settings: Any) -> Iterator[None]:
     seams.reset()
     strict_iam.reset()
     with mock_aws():
+        _as_a_sync_leaves_it()
         yield
     gateway.reset_clients()
     seams.reset()
@@ -151,6 +167,7 @@ def aws_server(moto_server: str, settings: Any) -> Iterator[str]:
     gateway.reset_clients()
     seams.reset()
     strict_iam.reset()
+    _as_a_sync_leaves_it()
     yield moto_server
     gateway.reset_clients()
 

@@ -61,6 +61,8 @@ class RoleGroupFactory(factory.django.DjangoModelFactory):
     description = "For tests."
     iam_group_name = factory.Sequence(lambda n: f"test-group-{n}")
     managed_policy_arns = factory.LazyFunction(lambda: ["arn:aws:iam::aws:policy/ReadOnlyAccess"])
+    # Synced to AWS (people can request it); pass synced_at=None for a new, unsynced one.
+    synced_at = factory.LazyFunction(timezone.now)
 
 
 class IamAccountFactory(factory.django.DjangoModelFactory):

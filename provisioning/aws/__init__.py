@@ -25,8 +25,11 @@ from provisioning.aws.account import (
 from provisioning.aws.catalogue import (
     MFA_POLICY_DOCUMENT,
     MFA_POLICY_NAME,
+    attach_missing_group_policies,
     ensure_group,
     ensure_mfa_policy,
+    mfa_policy_arn,
+    policy_exists,
 )
 from provisioning.aws.client import (
     AwsError,
@@ -129,6 +132,7 @@ __all__ = [
     "access_keys_of",
     "account_password_policy",
     "account_summary",
+    "attach_missing_group_policies",
     "attached_group_policies",
     "attached_user_policies",
     "call",
@@ -162,9 +166,11 @@ __all__ = [
     "groups_of",
     "inline_user_policies",
     "login_profile_exists",
+    "mfa_policy_arn",
     "mfa_serial_numbers",
     "pages",
     "policy_allows_everything",
+    "policy_exists",
     "quick_calls",
     "read_user",
     "recording",

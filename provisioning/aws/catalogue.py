@@ -120,3 +120,31 @@ def ensure_group(group_name: str, policy_arns: list[str]) -> list[str]:
         call("DetachGroupPolicy", GroupName=group_name, PolicyArn=arn)
         changes.append(f"detached {arn} from {group_name}")
     return changes
+
+
+def mfa_policy_arn(account_id: str) -> str:
+    return f"arn:aws:iam::{account_id}:policy/{MFA_POLICY_NAME}"
+
+
+def policy_exists(arn: str) -> bool:
+    """Whether AWS knows this managed policy (a typo in the catalogue is found here)."""
+    try:
+        call("GetPolicy", PolicyArn=arn)
+    except AwsError as error:
+        if error.code == "NoSuchEntity":
+            return False
+        raise
+    return True
+
+
+def attach_missing_group_policies(group_name: str, policy_arns: list[str]) -> list[str]:
+    """The group holds at least these managed policies (others it holds are left alone).
+    Returns the ones attached now; AWS refuses an ARN that does not exist (NoSuchEntity)."""
+    attached = {
+        p["PolicyArn"]
+        for p in pages("ListAttachedGroupPolicies", "AttachedPolicies", GroupName=group_name)
+    }
+    missing = [arn for arn in policy_arns if arn not in attached]
+    for arn in missing:
+        call("AttachGroupPolicy", GroupName=group_name, PolicyArn=arn)
+    return missing

@@ -24,7 +24,8 @@ def role_groups_for_catalogue() -> QuerySet[RoleGroup]:
 
 
 def role_groups_offered() -> QuerySet[RoleGroup]:
-    return RoleGroup.objects.filter(active=True).order_by("name")
+    """What people can request: active role-groups whose IAM group a sync has made."""
+    return RoleGroup.objects.filter(active=True, synced_at__isnull=False).order_by("name")
 
 
 def catalogue_last_sync() -> SyncReport | None:

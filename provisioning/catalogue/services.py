@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 import audit
 from accounts import roles
@@ -38,12 +39,31 @@ def _snapshot(role_group: RoleGroup) -> dict[str, Any]:
     return {field: getattr(role_group, field) for field in EDITABLE_FIELDS}
 
 
+def _check_policies_exist(arns: list[str]) -> None:
+    """Every ARN names a policy AWS has: a typo is refused when saving, naming the ARN, not
+    found later by a person whose provisioning fails."""
+    for arn in arns:
+        try:
+            exists = aws.policy_exists(arn)
+        except aws.AwsError as error:
+            raise CatalogueError(
+                f"AWS could not be asked whether {arn} exists ({error.code}): nothing was "
+                "saved. Try again once AWS answers."
+            ) from None
+        if not exists:
+            raise CatalogueError(
+                f"AWS has no managed policy {arn}: check its name and account. Nothing was saved."
+            )
+
+
 def role_group_create(*, actor: User, ip: str | None = None, **fields: Any) -> RoleGroup:
-    """Add a role-group to the catalogue. Its IAM group appears in AWS at the next sync."""
+    """Add a role-group to the catalogue. Its IAM group appears in AWS at the next sync, and
+    people can request it from then on."""
     _require_editor(actor)
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
         raise TypeError(f"not catalogue fields: {sorted(unknown)}")
+    _check_policies_exist(list(fields.get("managed_policy_arns") or []))
     try:
         with transaction.atomic():
             role_group = RoleGroup.objects.create(**fields)
@@ -83,11 +103,19 @@ def role_group_update(
                 "The IAM group name cannot change once access to this role-group has been "
                 "requested. Create a new role-group instead."
             )
+        if "managed_policy_arns" in changed:
+            new_arns = set(fields["managed_policy_arns"]) - set(before["managed_policy_arns"])
+            _check_policies_exist(sorted(new_arns))
+            # Provisioning checks the group holds the new list before anyone is granted it.
+            current.policies_verified_at = None
+            changed_fields = [*changed, "policies_verified_at"]
+        else:
+            changed_fields = list(changed)
         for name in changed:
             setattr(current, name, fields[name])
         try:
             with transaction.atomic():
-                current.save(update_fields=[*changed, "updated_at"])
+                current.save(update_fields=[*changed_fields, "updated_at"])
         except IntegrityError:
             raise CatalogueError(
                 "Another role-group already has this name or IAM group name."
@@ -124,6 +152,10 @@ def catalogue_sync(*, actor: User | None = None, ip: str | None = None) -> list[
             for role_group in RoleGroup.objects.filter(active=True).order_by("name"):
                 policies = [*role_group.managed_policy_arns, mfa_policy_arn]
                 changes.extend(aws.ensure_group(role_group.iam_group_name, policies))
+                now = timezone.now()
+                RoleGroup.objects.filter(pk=role_group.pk).update(
+                    synced_at=now, policies_verified_at=now
+                )
         except aws.AwsError as error:
             # What was done before the refusal is done: the trail says so, and why it stopped.
             _record_sync(actor, ip, changes, calls, error=str(error))

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -14,7 +16,14 @@ from provisioning.credentials import links
 from provisioning.credentials import notifications as credential_notifications
 from provisioning.credentials.passwords import PasswordPolicy, password_generate
 from provisioning.errors import PortalError
-from provisioning.models import AccessKeyRecord, AccessRequest, CredentialLink, Grant, IamAccount
+from provisioning.models import (
+    AccessKeyRecord,
+    AccessRequest,
+    CredentialLink,
+    Grant,
+    IamAccount,
+    RoleGroup,
+)
 from provisioning.onboarding import notifications
 from provisioning.onboarding.claims import (
     ClaimLost,
@@ -101,6 +110,7 @@ def step_group(run: Run, account: IamAccount) -> None:
             role_group.iam_group_name,
             policy_arns=list(role_group.managed_policy_arns),
         )
+        attached = _verify_group_policies(role_group, account)
     with transaction.atomic():
         # A live grant of this role-group to the account (from an earlier request) is kept:
         # the partial unique constraint turns the insert into a no-op, in one statement.
@@ -123,7 +133,39 @@ def step_group(run: Run, account: IamAccount) -> None:
             iam_user=account.user_name,
             iam_group=role_group.iam_group_name,
             role_group=role_group.name,
+            policies_attached=attached,
         )
+
+
+def _verify_group_policies(role_group: RoleGroup, account: IamAccount) -> list[str]:
+    """The IAM group holds every policy the catalogue lists (and the MFA policy) before anyone
+    is granted it: a group that exists but lacks a policy (a typo fixed in the catalogue, a
+    policy detached by hand) gets it now, and one AWS refuses fails the request, naming it.
+    Checked once per CATALOGUE_VERIFY_SECONDS per group, not on every request."""
+    fresh_after = timezone.now() - timedelta(seconds=settings.CATALOGUE_VERIFY_SECONDS)
+    if (
+        role_group.policies_verified_at is not None
+        and role_group.policies_verified_at > fresh_after
+    ):
+        return []
+    account_id = account.arn.split(":")[4] if account.arn.count(":") >= 5 else ""
+    wanted = [*role_group.managed_policy_arns]
+    if account_id:
+        wanted.append(aws.mfa_policy_arn(account_id))
+    try:
+        attached = aws.attach_missing_group_policies(role_group.iam_group_name, wanted)
+    except aws.AwsError as error:
+        if error.code in {"NoSuchEntity", "InvalidInput"}:
+            raise PortalError(
+                f"The IAM group {role_group.iam_group_name} lacks a policy of the catalogue that "
+                f"AWS will not attach ({error.message}). Fix {role_group.name}'s policy ARNs in "
+                "the catalogue (or sync it), then retry."
+            ) from None
+        raise
+    now = timezone.now()
+    RoleGroup.objects.filter(pk=role_group.pk).update(policies_verified_at=now)
+    role_group.policies_verified_at = now
+    return attached
 
 
 def _pending_link(run: Run, account: IamAccount) -> CredentialLink:

@@ -216,6 +216,8 @@ def access_request_plan(
         for group in groups:
             if not group.active:
                 skipped.append((group.name, "no longer offered"))
+            elif group.synced_at is None:
+                skipped.append((group.name, "not ready yet"))
             elif group.pk in held:
                 skipped.append((group.name, "you already have it"))
             elif group.pk in open_by_group:
@@ -230,6 +232,11 @@ def access_request_plan(
     elif role_group is not None:
         if not role_group.active:
             raise RequestInvalid(f"{role_group.name} is no longer offered.")
+        if role_group.synced_at is None:
+            raise RequestInvalid(
+                f"{role_group.name} is not ready yet: a security admin must sync it to AWS "
+                "before it can be requested."
+            )
         if role_group.pk in held:
             raise AlreadyHeld(
                 f"You already have {role_group.name} (IAM user {held[role_group.pk].iam_account})."

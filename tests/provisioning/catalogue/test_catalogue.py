@@ -226,7 +226,20 @@ def test_the_catalogue_page_uses_a_constant_number_of_queries(
 
 
 @pytest.mark.django_db
+def _customer_policy(name: str = "CostExplorerRead", path: str = "/team/") -> None:
+    import json
+
+    from provisioning import aws as gateway
+
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "ce:Get*", "Resource": "*"}],
+    }
+    gateway.call("CreatePolicy", PolicyName=name, Path=path, PolicyDocument=json.dumps(document))
+
+
 def test_a_security_admin_adds_a_role_group_through_the_form(client, security_admin):
+    _customer_policy()
     client.force_login(security_admin)
     response = client.post(reverse("catalogue_create"), NEW_ROLE_GROUP, follow=True)
 
@@ -307,3 +320,38 @@ def test_hr_cannot_create_through_the_form_even_with_a_crafted_post(client, hr_p
     client.force_login(hr_person)
     assert client.post(reverse("catalogue_create"), NEW_ROLE_GROUP).status_code == 403
     assert not RoleGroup.objects.filter(name="Billing readers").exists()
+
+
+@pytest.mark.django_db
+def test_a_mistyped_policy_arn_is_refused_naming_it_and_nothing_is_saved(client, security_admin):
+    client.force_login(security_admin)
+    typo = "arn:aws:iam::aws:policy/ReadOnlyAcess"
+    response = client.post(
+        reverse("catalogue_create"), {**NEW_ROLE_GROUP, "managed_policy_arns": typo}
+    )
+    assert response.status_code == 200
+    assert f"AWS has no managed policy {typo}" in response.content.decode()
+    assert not RoleGroup.objects.filter(name="Billing readers").exists()
+
+
+@pytest.mark.django_db
+def test_a_new_role_group_is_not_ready_to_request_until_synced(client, security_admin, employee):
+    from provisioning.catalogue.selectors import role_groups_offered
+    from provisioning.catalogue.services import catalogue_sync, role_group_create
+
+    created = role_group_create(
+        actor=security_admin,
+        name="Readers (new)",
+        iam_group_name="portal-readers-new",
+        managed_policy_arns=["arn:aws:iam::aws:policy/ReadOnlyAccess"],
+    )
+    assert created not in role_groups_offered()
+    client.force_login(security_admin)
+    assert "Not ready yet" in client.get(reverse("catalogue")).content.decode()
+    client.force_login(employee)
+    assert "Readers (new)" not in client.get(reverse("request_access")).content.decode()
+
+    catalogue_sync(actor=security_admin)
+    created.refresh_from_db()
+    assert created.synced_at is not None
+    assert created in role_groups_offered()

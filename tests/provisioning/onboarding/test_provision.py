@@ -270,7 +270,70 @@ def test_a_missing_iam_group_is_created_with_its_policies(strict: Any, employee:
 
     group = access_request.role_group.iam_group_name
     attached = _iam().list_attached_group_policies(GroupName=group)["AttachedPolicies"]
-    assert [p["PolicyArn"] for p in attached] == access_request.role_group.managed_policy_arns
+    # Its catalogue policy, and the portal's MFA policy every group carries.
+    assert sorted(p["PolicyArn"] for p in attached) == sorted(
+        [policy, "arn:aws:iam::123456789012:policy/PortalRequireMFA"]
+    )
+
+
+def test_a_retry_does_not_go_green_while_the_group_lacks_a_catalogue_policy(
+    strict: Any, employee: Any, security_admin: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from provisioning.onboarding.sweep import access_request_retry
+
+    typo = "arn:aws:iam::123456789012:policy/read-reprots"
+    role_group = RoleGroupFactory(managed_policy_arns=[typo])
+    access_request = approved_request(
+        employee, access_type=AccessType.CONSOLE, role_group=role_group
+    )
+    provision_access_request.delay(access_request.pk)
+    access_request.refresh_from_db()
+    assert access_request.status == Status.FAILED
+    assert typo in access_request.failure_reason
+
+    # A blind retry, the typo still there: the group exists now, and still it fails.
+    with django_capture_on_commit_callbacks(execute=True):
+        access_request_retry(access_request_id=access_request.pk, actor=security_admin)
+    access_request.refresh_from_db()
+    assert access_request.status == Status.FAILED
+    assert "lacks a policy of the catalogue" in access_request.failure_reason
+    assert role_group.name in access_request.failure_reason
+
+    # Fixed in the catalogue: the retry attaches the policy, then the request is active.
+    fixed = _iam().create_policy(
+        PolicyName="read-reports",
+        PolicyDocument='{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
+        '"Action":"s3:GetObject","Resource":"arn:aws:s3:::reports/*"}]}',
+    )["Policy"]["Arn"]
+    type(role_group).objects.filter(pk=role_group.pk).update(
+        managed_policy_arns=[fixed], policies_verified_at=None
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        access_request_retry(access_request_id=access_request.pk, actor=security_admin)
+    access_request.refresh_from_db()
+    assert access_request.status == Status.ACTIVE
+    attached = _iam().list_attached_group_policies(GroupName=role_group.iam_group_name)
+    assert fixed in [p["PolicyArn"] for p in attached["AttachedPolicies"]]
+
+
+def test_a_group_someone_stripped_of_its_policy_gets_it_back_before_anyone_is_granted_it(
+    strict: Any, employee: Any
+) -> None:
+    policy = _iam().create_policy(
+        PolicyName="read-reports",
+        PolicyDocument='{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
+        '"Action":"s3:GetObject","Resource":"arn:aws:s3:::reports/*"}]}',
+    )["Policy"]["Arn"]
+    role_group = RoleGroupFactory(managed_policy_arns=[policy])
+    _iam().create_group(GroupName=role_group.iam_group_name)  # exists, without the policy
+    access_request = approved_request(
+        employee, access_type=AccessType.CONSOLE, role_group=role_group
+    )
+    provision_access_request.delay(access_request.pk)
+    access_request.refresh_from_db()
+    assert access_request.status == Status.ACTIVE
+    attached = _iam().list_attached_group_policies(GroupName=role_group.iam_group_name)
+    assert policy in [p["PolicyArn"] for p in attached["AttachedPolicies"]]
 
 
 def test_a_request_that_is_not_approved_is_left_alone(strict: Any, employee: Any) -> None:
