@@ -1,4 +1,4 @@
-"""Sign-in through the organisation's identity provider (OpenID Connect): the configured
+"""Sign-in through the organisation's identity provider (OpenID Connect, SAML): the configured
 providers, the claims that count, and the portal's rules for them. Reads only; the writes
 (a person created just in time, a link, a break-glass sign-in) are in `sso_services.py`.
 """
@@ -25,17 +25,36 @@ DISCOVERY_TIMEOUT_SECONDS = 5
 MFA_AMR = "mfa"
 
 
+OIDC = "oidc"
+SAML = "saml"
+
+
 def providers() -> list[dict[str, Any]]:
-    """The configured OpenID Connect providers: {"id", "name", "issuer", "client_id"}."""
-    return [
+    """The configured identity providers, OpenID Connect first: {"id", "name", "kind",
+    "login_url"}, and for OpenID Connect "issuer" and "client_id"."""
+    from django.urls import reverse
+
+    oidc = [
         {
             "id": app["provider_id"],
             "name": app["name"],
+            "kind": OIDC,
+            "login_url": reverse("openid_connect_login", args=[app["provider_id"]]),
             "issuer": app["settings"]["server_url"],
             "client_id": app["client_id"],
         }
         for app in settings.SSO_OIDC_APPS
     ]
+    saml = [
+        {
+            "id": app["provider_id"],
+            "name": app["name"],
+            "kind": SAML,
+            "login_url": reverse("saml_login", args=[app["client_id"]]),
+        }
+        for app in settings.SSO_SAML_APPS
+    ]
+    return oidc + saml
 
 
 def provider(provider_id: str) -> dict[str, Any] | None:
@@ -52,6 +71,12 @@ def attests_mfa(claims: dict[str, Any]) -> bool:
         return True
     acr = claims.get("acr")
     return bool(acr) and str(acr) in settings.SSO_MFA_ACR_VALUES
+
+
+def saml_attests_mfa(authn_contexts: list[str]) -> bool:
+    """Whether the assertion's AuthnContextClassRef is one SSO_SAML_MFA_AUTHN_CONTEXTS names."""
+    accepted = set(settings.SSO_SAML_MFA_AUTHN_CONTEXTS)
+    return any(str(context) in accepted for context in authn_contexts)
 
 
 def is_break_glass(email: str) -> bool:
@@ -102,7 +127,8 @@ def end_session_url(provider_id: str, *, post_logout_redirect_uri: str) -> str |
     its discovery document, or None when it has none or does not answer. No ID token is
     kept to pass as a hint: `client_id` names the portal instead."""
     config = provider(provider_id)
-    if config is None:
+    if config is None or config["kind"] != OIDC:
+        # SAML's single logout needs the IdP session's NameID and index: not offered.
         return None
     try:
         response = requests.get(
