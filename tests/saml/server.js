@@ -1,6 +1,6 @@
 // A real SAML 2.0 identity provider (samlify) for the portal's SAML sign-in tests. It listens
 // on loopback only and prints its base URL on the first line; its metadata is at /metadata and
-// its single sign-on service (HTTP-Redirect binding) at /sso.
+// its single sign-on service (HTTP-Redirect binding) at /sso; /idp-initiated answers unasked.
 //
 // At each sign-in it reads the portal's own SP metadata (SAML_SP_METADATA_URL), validates the
 // portal's AuthnRequest against the SAML schema, and answers with a signed Response (HTTP-POST
@@ -64,12 +64,16 @@ function readJson(req) {
   });
 }
 
-async function signIn(idps, req, res, url) {
+// SP-initiated (/sso, answering the portal's AuthnRequest) or, when unsolicited, IdP-initiated
+// (/idp-initiated: no request, no InResponseTo).
+async function signIn(idps, res, url, unsolicited) {
   if (!nextLogin) { res.writeHead(400).end('no next login set'); return; }
   const spMetadata = await (await fetch(spMetadataUrl)).text();
   const sp = samlify.ServiceProvider({ metadata: spMetadata });
   const query = Object.fromEntries(url.searchParams);
-  const request = await idps.idp.parseLoginRequest(sp, 'redirect', { query, octetString: url.search.slice(1) });
+  const request = unsolicited
+    ? { extract: { request: { id: '' } } }
+    : await idps.idp.parseLoginRequest(sp, 'redirect', { query, octetString: url.search.slice(1) });
   const signer = idps[nextLogin.signer || 'idp'];
   const now = new Date();
   const later = new Date(now.getTime() + 5 * 60 * 1000);
@@ -91,7 +95,8 @@ async function signIn(idps, req, res, url) {
   };
   const xml = RESPONSE
     .replace(/\{(\w+)\}/g, (match, tag) => (tag === 'AttributeStatement' ? match : escapeXml(values[tag])))
-    .replace('{AttributeStatement}', attributeStatement(nextLogin.attributes));
+    .replace('{AttributeStatement}', attributeStatement(nextLogin.attributes))
+    .replace(/ InResponseTo=""/g, '');
   const response = await signer.createLoginResponse(sp, request, 'post', {}, {
     relayState: query.RelayState || '',
     customTagReplacement: () => ({ id: values.ID, context: xml }),
@@ -120,7 +125,9 @@ server.listen(port, host, () => {
       } else if (req.method === 'GET' && url.pathname === '/metadata') {
         res.writeHead(200, { 'Content-Type': 'application/samlmetadata+xml' }).end(idps.idp.getMetadata());
       } else if (req.method === 'GET' && url.pathname === '/sso') {
-        await signIn(idps, req, res, url);
+        await signIn(idps, res, url, false);
+      } else if (req.method === 'GET' && url.pathname === '/idp-initiated') {
+        await signIn(idps, res, url, true);
       } else {
         res.writeHead(404).end('not found');
       }
