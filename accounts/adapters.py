@@ -287,10 +287,10 @@ class PortalSocialAccountAdapter(DefaultSocialAccountAdapter):
 
     def pre_social_login(self, request: HttpRequest, sociallogin: Any) -> None:
         """Steps: for OpenID Connect, check the ID token's nonce (allauth checks state, PKCE,
-        issuer, audience and expiry) and issuer; a returning IdP identity signs in as its person; a new one
-        needs a verified email of the organisation's domains, and is linked to the person
-        with that email (imported people included), never to another, or else becomes a new
-        employee (`save_user`)."""
+        issuer, audience and expiry) and issuer; a returning IdP identity signs in as its
+        person; a new one needs a verified email of the organisation's domains, and is linked
+        to the person with that email (imported people included), never to another, or else
+        becomes a new employee (`save_user`)."""
         email = _verified_email(sociallogin)
         provider_id = sociallogin.account.provider
         if (sociallogin.state or {}).get("process") == "connect":

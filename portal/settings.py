@@ -278,11 +278,11 @@ if len({app["provider_id"] for app in SSO_OIDC_APPS}) != len(SSO_OIDC_APPS):
     raise ImproperlyConfigured("SSO_OIDC_PROVIDERS repeats a provider id (or SSO_OIDC_ID)")
 
 # One SAML 2.0 identity provider (allauth's SAML provider on python3-saml), read from its
-# metadata: SSO_SAML_METADATA_URL and SSO_SAML_ENTITY_ID (the IdP's entity id, as in that
-# metadata), SSO_SAML_NAME (the button's label), SSO_SAML_ID (the id in the portal's URLs). The
-# portal's entity id and metadata are PORTAL_BASE_URL/accounts/saml/<id>/metadata/, its ACS
-# .../acs/. Assertions must be signed by the metadata's certificate and answer a request the
-# portal made (no IdP-initiated sign-in).
+# metadata: SSO_SAML_METADATA_URL (https://, or file:/// for a downloaded file) and
+# SSO_SAML_ENTITY_ID (the IdP's entity id, as in that metadata), SSO_SAML_NAME (the button's
+# label), SSO_SAML_ID (the id in the portal's URLs). The portal's entity id and metadata are
+# PORTAL_BASE_URL/accounts/saml/<id>/metadata/, its ACS .../acs/. Assertions must be signed by
+# the metadata's certificate and answer a request the portal made (no IdP-initiated sign-in).
 SSO_SAML_ID = env_str("SSO_SAML_ID", "saml").lower()
 # Emails count as verified only with an `email_verified` attribute of true, unless the IdP
 # asserts only addresses of its own managed directory (Okta, Entra ID, Google Workspace).
@@ -337,8 +337,10 @@ def saml_app(
         )
     if not entity_id:
         raise ImproperlyConfigured("SSO_SAML_METADATA_URL needs SSO_SAML_ENTITY_ID (the IdP's)")
-    if PRODUCTION and not metadata_url.startswith("https://"):
-        raise ImproperlyConfigured("SSO_SAML_METADATA_URL must be https://")
+    if not metadata_url.startswith(("https://", "http://", "file:///")):
+        raise ImproperlyConfigured("SSO_SAML_METADATA_URL must be an https:// or file:/// URL")
+    if PRODUCTION and metadata_url.startswith("http://"):
+        raise ImproperlyConfigured("SSO_SAML_METADATA_URL must be https:// (or file:///)")
     return {
         "provider_id": provider_id,
         "client_id": provider_id,

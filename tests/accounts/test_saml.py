@@ -40,10 +40,12 @@ def saml_idp(live_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iter
         yield base
 
 
-def _configure(settings: Any, idp: str, portal: str, *, email_verified: bool) -> None:
+def _configure(
+    settings: Any, idp: str, portal: str, *, email_verified: bool, metadata_url: str = ""
+) -> None:
     app = saml_app(
         SLUG,
-        f"{idp}/metadata",
+        metadata_url or f"{idp}/metadata",
         f"{idp}/metadata",
         "Acme SAML",
         base_url=portal,
@@ -339,3 +341,14 @@ def test_the_portals_sp_metadata_asks_for_signed_assertions(saml: str) -> None:
     assert f'entityID="{saml}/accounts/saml/{SLUG}/metadata/"' in metadata
     assert 'WantAssertionsSigned="true"' in metadata
     assert f'Location="{saml}/accounts/saml/{SLUG}/acs/"' in metadata
+
+
+def test_the_idps_metadata_can_be_a_downloaded_file(
+    settings: Any, saml_idp: str, live_server: Any, tmp_path: Path
+) -> None:
+    metadata = tmp_path / "idp-metadata.xml"
+    metadata.write_text(requests.get(f"{saml_idp}/metadata", timeout=10).text)
+    portal = str(live_server.url)
+    _configure(settings, saml_idp, portal, email_verified=True, metadata_url=f"file://{metadata}")
+    response = sign_in_with_saml(portal, saml_idp, email="robin@example.com")
+    assert response.url == f"{portal}{reverse('my_access')}"
