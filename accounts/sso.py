@@ -5,8 +5,9 @@ providers, the claims that count, and the portal's rules for them. Reads only; t
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import requests
 from django.conf import settings
@@ -145,3 +146,37 @@ def end_session_url(provider_id: str, *, post_logout_redirect_uri: str) -> str |
         {"client_id": config["client_id"], "post_logout_redirect_uri": post_logout_redirect_uri}
     )
     return f"{endpoint}{'&' if '?' in endpoint else '?'}{query}"
+
+
+def form_action_origins() -> list[str]:
+    """The identity providers' origins, for the Content-Security-Policy's form-action: the
+    sign-in buttons (and "Sign out of <name> too") post to the portal, which redirects the
+    browser to the provider, and browsers hold those redirects to form-action as well.
+    OpenID Connect: the issuer's origin (its authorization and end-session endpoints live
+    there). SAML: the metadata's origin, and the single sign-on service's when the metadata
+    is a local file (no network call here: this runs on every page)."""
+    urls = [str(app["settings"]["server_url"]) for app in settings.SSO_OIDC_APPS]
+    for app in settings.SSO_SAML_APPS:
+        idp = app["settings"]["idp"]
+        urls.append(str(idp["metadata_url"]))
+        if str(idp["metadata_url"]).startswith("file://"):
+            urls.append(_sso_url_in_metadata_file(str(idp["metadata_url"]), str(idp["entity_id"])))
+    origins: list[str] = []
+    for url in urls:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if parts.scheme in ("https", "http") and parts.netloc and origin not in origins:
+            origins.append(origin)
+    return origins
+
+
+@lru_cache(maxsize=8)
+def _sso_url_in_metadata_file(metadata_url: str, entity_id: str) -> str:
+    from onelogin.saml2.idp_metadata_parser import OneLogin_Saml2_IdPMetadataParser
+
+    try:
+        with open(urlsplit(metadata_url).path, encoding="utf-8") as metadata:
+            parsed = OneLogin_Saml2_IdPMetadataParser.parse(metadata.read(), entity_id=entity_id)
+        return str(parsed["idp"]["singleSignOnService"]["url"])
+    except (OSError, KeyError, ValueError, TypeError, SyntaxError):
+        return ""

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 ROOT = Path(__file__).resolve().parent / "saml"
+SLUG = "saml"  # the portal's SSO_SAML_ID in the tests
 EMAIL_ATTRIBUTE = "urn:oid:0.9.2342.19200300.100.1.3"
 NAME_ATTRIBUTE = "urn:oid:2.16.840.1.113730.3.1.241"
 PASSWORD_CONTEXT = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
@@ -110,3 +111,26 @@ def next_login(
     }
     response = requests.post(f"{idp}/test/next-login", json=body, timeout=5)
     response.raise_for_status()
+
+
+def configure_portal(
+    settings: Any, idp: str, portal: str, *, email_verified: bool, metadata_url: str = ""
+) -> None:
+    """The portal (pytest-django's `settings`) with this IdP as its SAML provider, "Acme SAML",
+    set up as production's settings set it up (portal.settings.saml_app)."""
+    from portal.settings import saml_app
+
+    app = saml_app(
+        SLUG,
+        metadata_url or f"{idp}/metadata",
+        f"{idp}/metadata",
+        "Acme SAML",
+        base_url=portal,
+        email_verified=email_verified,
+    )
+    settings.SSO_SAML_APPS = [app]
+    settings.SOCIALACCOUNT_PROVIDERS = {
+        **settings.SOCIALACCOUNT_PROVIDERS,
+        "saml": {"provider_class": "accounts.adapters.PortalSAMLProvider", "APPS": [app]},
+    }
+    settings.PORTAL_BASE_URL = portal

@@ -8,7 +8,7 @@ import base64
 import html
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,42 +22,20 @@ from accounts import roles
 from accounts.models import User
 from accounts.people_import import people_import
 from audit.models import AuditEvent
-from portal.settings import saml_app
 from tests.factories import TotpAuthenticatorFactory, UserFactory
-from tests.saml_idp import MFA_CONTEXT, next_login, running_idp
+from tests.saml_idp import MFA_CONTEXT, SLUG, configure_portal, next_login
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-SLUG = "saml"
-
-
-@pytest.fixture(scope="session")
-def saml_idp(live_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with running_idp(
-        sp_metadata_url=f"{live_server.url}/accounts/saml/{SLUG}/metadata/",
-        keys_dir=tmp_path_factory.mktemp("saml-keys"),
-    ) as base:
-        yield base
 
 
 def _configure(
     settings: Any, idp: str, portal: str, *, email_verified: bool, metadata_url: str = ""
 ) -> None:
-    app = saml_app(
-        SLUG,
-        metadata_url or f"{idp}/metadata",
-        f"{idp}/metadata",
-        "Acme SAML",
-        base_url=portal,
-        email_verified=email_verified,
-    )
-    settings.SSO_SAML_APPS = [app]
     settings.SSO_OIDC_APPS = []
-    settings.SOCIALACCOUNT_PROVIDERS = {
-        "openid_connect": {"APPS": []},
-        "saml": {"provider_class": "accounts.adapters.PortalSAMLProvider", "APPS": [app]},
-    }
-    settings.PORTAL_BASE_URL = portal
+    settings.SOCIALACCOUNT_PROVIDERS = {"openid_connect": {"APPS": []}}
+    configure_portal(
+        settings, idp, portal, email_verified=email_verified, metadata_url=metadata_url
+    )
 
 
 @pytest.fixture
@@ -350,5 +328,11 @@ def test_the_idps_metadata_can_be_a_downloaded_file(
     metadata.write_text(requests.get(f"{saml_idp}/metadata", timeout=10).text)
     portal = str(live_server.url)
     _configure(settings, saml_idp, portal, email_verified=True, metadata_url=f"file://{metadata}")
+    # The browser may follow the sign-in button on to the IdP's single sign-on service, which
+    # only the file names (tests/browser/test_sso_in_a_browser.py shows why it matters).
+    policy = requests.get(f"{portal}{reverse('account_login')}", timeout=10).headers[
+        "Content-Security-Policy"
+    ]
+    assert f"form-action 'self' {saml_idp};" in policy
     response = sign_in_with_saml(portal, saml_idp, email="robin@example.com")
     assert response.url == f"{portal}{reverse('my_access')}"
