@@ -18,11 +18,15 @@ $(STAMP): $(PY) requirements.txt requirements-dev.txt
 run: $(STAMP)
 	$(PY) scripts/run.py
 
-# The real OpenID Connect provider the sign-in tests start (npm registry only).
+# The real OpenID Connect provider and SAML identity provider the sign-in tests start (npm
+# registry only).
 tests/oidc/node_modules/.package-lock.json: tests/oidc/package-lock.json
 	npm ci --no-audit --no-fund --prefix tests/oidc
 
-test: $(STAMP) tests/oidc/node_modules/.package-lock.json
+tests/saml/node_modules/.package-lock.json: tests/saml/package-lock.json
+	npm ci --no-audit --no-fund --prefix tests/saml
+
+test: $(STAMP) tests/oidc/node_modules/.package-lock.json tests/saml/node_modules/.package-lock.json
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy

@@ -1,8 +1,9 @@
 """allauth changed only here: no open sign-up, an optional allowed company domain, sign-in
 landing pages by role, a fresh sign-in counting as re-authentication for MFA set-up; and
-sign-in through the identity provider (OpenID Connect): a nonce on top of allauth's state
-and PKCE, verified emails of the organisation only, linked by email to the person and never
-another, SSO_ONLY with its break-glass list, and the IdP's MFA counting for privileged roles."""
+sign-in through the identity provider (OpenID Connect, or SAML): a nonce on top of allauth's
+state and PKCE, the SAML assertion's AuthnContext kept, verified emails of the organisation
+only, linked by email to the person and never another, SSO_ONLY with its break-glass list,
+and the IdP's MFA (amr/acr, AuthnContext) counting for privileged roles."""
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ from allauth.core.internal import ratelimit  # what allauth's own adapter consum
 from allauth.mfa.stages import AuthenticateStage
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.models import SocialAccount
+from allauth.socialaccount.providers.base.constants import AuthError
 from allauth.socialaccount.providers.openid_connect.provider import OpenIDConnectProvider
+from allauth.socialaccount.providers.saml.provider import SAMLProvider
 from django import forms
 from django.conf import settings
 from django.http import HttpRequest
@@ -111,6 +114,7 @@ class PortalAccountAdapter(DefaultAccountAdapter):
             request.session[sso.SIGNED_OUT_OF_SESSION_KEY] = {
                 "id": provider["id"],
                 "name": provider["name"],
+                "kind": provider["kind"],
             }
 
     def get_login_stages(self) -> list[str]:
@@ -177,7 +181,7 @@ class PortalMFAStage(AuthenticateStage):
 
     def _should_handle(self, request: HttpRequest) -> bool:
         sociallogin = (self.login.signal_kwargs or {}).get("sociallogin")
-        if sociallogin is not None and sso.attests_mfa(_id_token_claims(sociallogin)):
+        if sociallogin is not None and _attests_mfa(sociallogin):
             return False
         return bool(super()._should_handle(request))
 
@@ -202,9 +206,34 @@ class NonceOpenIDConnectProvider(OpenIDConnectProvider):
         )
 
 
+class PortalSAMLProvider(SAMLProvider):
+    """allauth's SAML provider (its views and python3-saml's checks), which also keeps the
+    assertion's AuthnContextClassRef: {"attributes", "authn_contexts"} in extra_data."""
+
+    package = "allauth.socialaccount.providers.saml"
+
+    def extract_extra_data(self, data: Any) -> dict[str, Any]:
+        return {
+            "attributes": data.get_attributes(),
+            "authn_contexts": [str(ref) for ref in data.get_last_authn_contexts()],
+        }
+
+
 def _id_token_claims(sociallogin: Any) -> dict[str, Any]:
     claims = (sociallogin.account.extra_data or {}).get("id_token")
     return claims if isinstance(claims, dict) else {}
+
+
+def _is_saml(sociallogin: Any) -> bool:
+    return isinstance(sociallogin.provider, SAMLProvider)
+
+
+def _attests_mfa(sociallogin: Any) -> bool:
+    """Whether this IdP sign-in used MFA: the ID token's amr/acr, or the SAML AuthnContext."""
+    if _is_saml(sociallogin):
+        contexts = (sociallogin.account.extra_data or {}).get("authn_contexts")
+        return sso.saml_attests_mfa(contexts if isinstance(contexts, list) else [])
+    return sso.attests_mfa(_id_token_claims(sociallogin))
 
 
 def _verified_email(sociallogin: Any) -> str:
@@ -235,24 +264,53 @@ class PortalSocialAccountAdapter(DefaultSocialAccountAdapter):
         )
         raise ImmediateHttpResponse(response)
 
+    def on_authentication_error(
+        self,
+        request: HttpRequest,
+        provider: Any,
+        error: Any = None,
+        exception: Any = None,
+        extra_context: Any = None,
+    ) -> None:
+        """A sign-in the protocol refused (a bad signature, a wrong audience, an expired
+        assertion, an error from the IdP): recorded before allauth's error page."""
+        super().on_authentication_error(request, provider, error, exception, extra_context)
+        if error == AuthError.CANCELLED:
+            return
+        reason = (extra_context or {}).get("saml_last_error_reason") or error or "unknown"
+        sso_sign_in_refused(
+            provider_id=str(getattr(provider, "sub_id", "") or provider),
+            email="",
+            reason=f"The sign-in failed: {str(reason)[:300]}",
+            ip=client_ip(request),
+        )
+
     def pre_social_login(self, request: HttpRequest, sociallogin: Any) -> None:
-        """Steps: check the ID token's nonce (allauth checks state, PKCE, issuer, audience
-        and expiry) and issuer; a returning IdP identity signs in as its person; a new one
-        needs a verified email of the organisation's domains, and is linked to the person
-        with that email (imported people included), never to another, or else becomes a new
-        employee (`save_user`)."""
-        claims = _id_token_claims(sociallogin)
+        """Steps: for OpenID Connect, check the ID token's nonce (allauth checks state, PKCE,
+        issuer, audience and expiry) and issuer; a returning IdP identity signs in as its
+        person; a new one needs a verified email of the organisation's domains, and is linked
+        to the person with that email (imported people included), never to another, or else
+        becomes a new employee (`save_user`)."""
         email = _verified_email(sociallogin)
         provider_id = sociallogin.account.provider
         if (sociallogin.state or {}).get("process") == "connect":
             # Links are made by email at sign-in, to that person only; never by hand.
             self._refuse(request, sociallogin, email, "IdP identities are linked at sign-in.")
-        expected_nonce = (sociallogin.state or {}).get("nonce")
-        if not expected_nonce or claims.get("nonce") != expected_nonce:
-            self._refuse(request, sociallogin, email, "The sign-in could not be verified (nonce).")
         configured = sso.provider(provider_id)
-        if configured is None or claims.get("iss") != configured["issuer"]:
-            self._refuse(request, sociallogin, email, "The sign-in came from another issuer.")
+        if configured is None:
+            self._refuse(request, sociallogin, email, "This identity provider is not configured.")
+        if configured["kind"] == sso.OIDC:
+            claims = _id_token_claims(sociallogin)
+            expected_nonce = (sociallogin.state or {}).get("nonce")
+            if not expected_nonce or claims.get("nonce") != expected_nonce:
+                self._refuse(
+                    request, sociallogin, email, "The sign-in could not be verified (nonce)."
+                )
+            if claims.get("iss") != configured["issuer"]:
+                self._refuse(request, sociallogin, email, "The sign-in came from another issuer.")
+        # SAML: python3-saml (strict) has checked the signature by the metadata's certificate,
+        # the issuer, audience, recipient and validity; allauth, that it answers this
+        # session's request (InResponseTo), once.
         if not sociallogin.is_existing:
             if not email:
                 self._refuse(
@@ -284,7 +342,7 @@ class PortalSocialAccountAdapter(DefaultSocialAccountAdapter):
         request.session[sso.SSO_PENDING_SESSION_KEY] = {
             "provider": provider_id,
             "uid": str(sociallogin.account.uid),
-            "mfa": sso.attests_mfa(claims),
+            "mfa": _attests_mfa(sociallogin),
         }
 
     def is_open_for_signup(self, request: HttpRequest, sociallogin: Any) -> bool:

@@ -1,12 +1,13 @@
-"""Sign-in through the organisation's identity provider (OpenID Connect): the configured
+"""Sign-in through the organisation's identity provider (OpenID Connect, SAML): the configured
 providers, the claims that count, and the portal's rules for them. Reads only; the writes
 (a person created just in time, a link, a break-glass sign-in) are in `sso_services.py`.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import requests
 from django.conf import settings
@@ -25,17 +26,36 @@ DISCOVERY_TIMEOUT_SECONDS = 5
 MFA_AMR = "mfa"
 
 
+OIDC = "oidc"
+SAML = "saml"
+
+
 def providers() -> list[dict[str, Any]]:
-    """The configured OpenID Connect providers: {"id", "name", "issuer", "client_id"}."""
-    return [
+    """The configured identity providers, OpenID Connect first: {"id", "name", "kind",
+    "login_url"}, and for OpenID Connect "issuer" and "client_id"."""
+    from django.urls import reverse
+
+    oidc = [
         {
             "id": app["provider_id"],
             "name": app["name"],
+            "kind": OIDC,
+            "login_url": reverse("openid_connect_login", args=[app["provider_id"]]),
             "issuer": app["settings"]["server_url"],
             "client_id": app["client_id"],
         }
         for app in settings.SSO_OIDC_APPS
     ]
+    saml = [
+        {
+            "id": app["provider_id"],
+            "name": app["name"],
+            "kind": SAML,
+            "login_url": reverse("saml_login", args=[app["client_id"]]),
+        }
+        for app in settings.SSO_SAML_APPS
+    ]
+    return oidc + saml
 
 
 def provider(provider_id: str) -> dict[str, Any] | None:
@@ -52,6 +72,12 @@ def attests_mfa(claims: dict[str, Any]) -> bool:
         return True
     acr = claims.get("acr")
     return bool(acr) and str(acr) in settings.SSO_MFA_ACR_VALUES
+
+
+def saml_attests_mfa(authn_contexts: list[str]) -> bool:
+    """Whether the assertion's AuthnContextClassRef is one SSO_SAML_MFA_AUTHN_CONTEXTS names."""
+    accepted = set(settings.SSO_SAML_MFA_AUTHN_CONTEXTS)
+    return any(str(context) in accepted for context in authn_contexts)
 
 
 def is_break_glass(email: str) -> bool:
@@ -102,7 +128,8 @@ def end_session_url(provider_id: str, *, post_logout_redirect_uri: str) -> str |
     its discovery document, or None when it has none or does not answer. No ID token is
     kept to pass as a hint: `client_id` names the portal instead."""
     config = provider(provider_id)
-    if config is None:
+    if config is None or config["kind"] != OIDC:
+        # SAML's single logout needs the IdP session's NameID and index: not offered.
         return None
     try:
         response = requests.get(
@@ -119,3 +146,37 @@ def end_session_url(provider_id: str, *, post_logout_redirect_uri: str) -> str |
         {"client_id": config["client_id"], "post_logout_redirect_uri": post_logout_redirect_uri}
     )
     return f"{endpoint}{'&' if '?' in endpoint else '?'}{query}"
+
+
+def form_action_origins() -> list[str]:
+    """The identity providers' origins, for the Content-Security-Policy's form-action: the
+    sign-in buttons (and "Sign out of <name> too") post to the portal, which redirects the
+    browser to the provider, and browsers hold those redirects to form-action as well.
+    OpenID Connect: the issuer's origin (its authorization and end-session endpoints live
+    there). SAML: the metadata's origin, and the single sign-on service's when the metadata
+    is a local file (no network call here: this runs on every page)."""
+    urls = [str(app["settings"]["server_url"]) for app in settings.SSO_OIDC_APPS]
+    for app in settings.SSO_SAML_APPS:
+        idp = app["settings"]["idp"]
+        urls.append(str(idp["metadata_url"]))
+        if str(idp["metadata_url"]).startswith("file://"):
+            urls.append(_sso_url_in_metadata_file(str(idp["metadata_url"]), str(idp["entity_id"])))
+    origins: list[str] = []
+    for url in urls:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if parts.scheme in ("https", "http") and parts.netloc and origin not in origins:
+            origins.append(origin)
+    return origins
+
+
+@lru_cache(maxsize=8)
+def _sso_url_in_metadata_file(metadata_url: str, entity_id: str) -> str:
+    from onelogin.saml2.idp_metadata_parser import OneLogin_Saml2_IdPMetadataParser
+
+    try:
+        with open(urlsplit(metadata_url).path, encoding="utf-8") as metadata:
+            parsed = OneLogin_Saml2_IdPMetadataParser.parse(metadata.read(), entity_id=entity_id)
+        return str(parsed["idp"]["singleSignOnService"]["url"])
+    except (OSError, KeyError, ValueError, TypeError, SyntaxError):
+        return ""

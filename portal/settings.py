@@ -101,6 +101,7 @@ INSTALLED_APPS = [
     "allauth.mfa",
     "allauth.socialaccount",
     "allauth.socialaccount.providers.openid_connect",
+    "allauth.socialaccount.providers.saml",
     "audit",
     "accounts",
     "provisioning",
@@ -220,7 +221,7 @@ MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = env_str("MFA_TOTP_ISSUER", "IAM Access Portal")
 REQUIRE_MFA_FOR_PRIVILEGED = env_bool("REQUIRE_MFA_FOR_PRIVILEGED", default=PRODUCTION)
 
-# --- Sign-in through the identity provider (OIDC) and SCIM ----------------------------------
+# --- Sign-in through the identity provider (OIDC, SAML) and SCIM ----------------------------
 # One OpenID Connect provider from SSO_OIDC_ISSUER, SSO_OIDC_CLIENT_ID, SSO_OIDC_CLIENT_SECRET
 # and SSO_OIDC_NAME (the button's label); more with SSO_OIDC_PROVIDERS=okta,entra and, for each
 # id, SSO_OIDC_OKTA_ISSUER, SSO_OIDC_OKTA_CLIENT_ID, SSO_OIDC_OKTA_CLIENT_SECRET and
@@ -275,18 +276,123 @@ for _provider_id in env_list("SSO_OIDC_PROVIDERS"):
     )
 if len({app["provider_id"] for app in SSO_OIDC_APPS}) != len(SSO_OIDC_APPS):
     raise ImproperlyConfigured("SSO_OIDC_PROVIDERS repeats a provider id (or SSO_OIDC_ID)")
+
+# One SAML 2.0 identity provider (allauth's SAML provider on python3-saml), read from its
+# metadata: SSO_SAML_METADATA_URL (https://, or file:/// for a downloaded file) and
+# SSO_SAML_ENTITY_ID (the IdP's entity id, as in that metadata), SSO_SAML_NAME (the button's
+# label), SSO_SAML_ID (the id in the portal's URLs). The portal's entity id and metadata are
+# PORTAL_BASE_URL/accounts/saml/<id>/metadata/, its ACS .../acs/. Assertions must be signed by
+# the metadata's certificate and answer a request the portal made (no IdP-initiated sign-in).
+SSO_SAML_ID = env_str("SSO_SAML_ID", "saml").lower()
+# Emails count as verified only with an `email_verified` attribute of true, unless the IdP
+# asserts only addresses of its own managed directory (Okta, Entra ID, Google Workspace).
+SSO_SAML_EMAIL_VERIFIED = env_bool("SSO_SAML_EMAIL_VERIFIED", False)
+# A privileged person's SAML sign-in counts as MFA when the assertion's AuthnContextClassRef is
+# one of these (e.g. Entra ID's http://schemas.microsoft.com/claims/multipleauthn).
+SSO_SAML_MFA_AUTHN_CONTEXTS = env_list("SSO_SAML_MFA_AUTHN_CONTEXTS")
+# The attribute names (first that is present wins) the portal reads from an assertion.
+_SAML_ATTRIBUTES = {
+    "uid": ["urn:oasis:names:tc:SAML:attribute:subject-id"],
+    "email": [
+        "urn:oid:0.9.2342.19200300.100.1.3",
+        "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
+        "email",
+        "mail",
+    ],
+    "email_verified": ["email_verified", "http://schemas.auth0.com/email_verified"],
+    "name": [
+        "urn:oid:2.16.840.1.113730.3.1.241",
+        "http://schemas.microsoft.com/identity/claims/displayname",
+        "displayName",
+        "name",
+    ],
+    "first_name": [
+        "urn:oid:2.5.4.42",
+        "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname",
+        "firstName",
+        "given_name",
+    ],
+    "last_name": [
+        "urn:oid:2.5.4.4",
+        "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname",
+        "lastName",
+        "family_name",
+    ],
+}
+
+
+def saml_app(
+    provider_id: str,
+    metadata_url: str,
+    entity_id: str,
+    name: str,
+    *,
+    base_url: str,
+    email_verified: bool,
+) -> dict:
+    """allauth's settings for one SAML identity provider (the tests configure theirs so too)."""
+    if not set(provider_id) <= _PROVIDER_ID_CHARS:
+        raise ImproperlyConfigured(
+            f"SSO_SAML_ID {provider_id!r}: use lower-case letters, digits, - and _"
+        )
+    if not entity_id:
+        raise ImproperlyConfigured("SSO_SAML_METADATA_URL needs SSO_SAML_ENTITY_ID (the IdP's)")
+    if not metadata_url.startswith(("https://", "http://", "file:///")):
+        raise ImproperlyConfigured("SSO_SAML_METADATA_URL must be an https:// or file:/// URL")
+    if PRODUCTION and metadata_url.startswith("http://"):
+        raise ImproperlyConfigured("SSO_SAML_METADATA_URL must be https:// (or file:///)")
+    return {
+        "provider_id": provider_id,
+        "client_id": provider_id,
+        "name": name or "your identity provider",
+        "settings": {
+            "idp": {"metadata_url": metadata_url, "entity_id": entity_id},
+            "sp": {"entity_id": f"{base_url}/accounts/saml/{provider_id}/metadata/"},
+            "attribute_mapping": _SAML_ATTRIBUTES,
+            "verified_email": email_verified,
+            "advanced": {
+                "strict": True,
+                "want_assertion_signed": True,
+                "reject_idp_initiated_sso": True,
+                "reject_deprecated_algorithm": True,
+            },
+        },
+    }
+
+
+SSO_SAML_APPS: list[dict] = []
+if env_str("SSO_SAML_METADATA_URL", ""):
+    SSO_SAML_APPS.append(
+        saml_app(
+            SSO_SAML_ID,
+            env_str("SSO_SAML_METADATA_URL", ""),
+            env_str("SSO_SAML_ENTITY_ID", ""),
+            env_str("SSO_SAML_NAME", ""),
+            base_url=PORTAL_BASE_URL,
+            email_verified=SSO_SAML_EMAIL_VERIFIED,
+        )
+    )
+if {app["provider_id"] for app in SSO_SAML_APPS} & {app["provider_id"] for app in SSO_OIDC_APPS}:
+    raise ImproperlyConfigured("SSO_SAML_ID must differ from every OpenID Connect provider's id")
+
 # Password sign-in off, except for the break-glass security admins listed here (their
 # password sign-ins are audited and emailed to the other security admins).
 SSO_ONLY = env_bool("SSO_ONLY", False)
 SSO_BREAK_GLASS_EMAILS = [email.lower() for email in env_list("SSO_BREAK_GLASS_EMAILS")]
-if SSO_ONLY and not SSO_OIDC_APPS:
-    raise ImproperlyConfigured("SSO_ONLY=1 needs an identity provider (SSO_OIDC_ISSUER)")
+if SSO_ONLY and not (SSO_OIDC_APPS or SSO_SAML_APPS):
+    raise ImproperlyConfigured(
+        "SSO_ONLY=1 needs an identity provider (SSO_OIDC_ISSUER or SSO_SAML_METADATA_URL)"
+    )
 # A privileged person's IdP sign-in counts as MFA when the ID token's `amr` has "mfa", or its
 # `acr` is one of these (e.g. Keycloak's level names); otherwise the portal's TOTP is asked.
 SSO_MFA_ACR_VALUES = env_list("SSO_MFA_ACR_VALUES")
 
 SOCIALACCOUNT_ADAPTER = "accounts.adapters.PortalSocialAccountAdapter"
-SOCIALACCOUNT_PROVIDERS = {"openid_connect": {"OAUTH_PKCE_ENABLED": True, "APPS": SSO_OIDC_APPS}}
+SOCIALACCOUNT_PROVIDERS = {
+    "openid_connect": {"OAUTH_PKCE_ENABLED": True, "APPS": SSO_OIDC_APPS},
+    # allauth's SAML provider, which also keeps the assertion's AuthnContextClassRef (for MFA).
+    "saml": {"provider_class": "accounts.adapters.PortalSAMLProvider", "APPS": SSO_SAML_APPS},
+}
 # Access and refresh tokens are never kept in the database.
 SOCIALACCOUNT_STORE_TOKENS = False
 SOCIALACCOUNT_AUTO_SIGNUP = True

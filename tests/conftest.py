@@ -247,3 +247,29 @@ def hr_client(client: Any, hr_person: Any) -> Any:
     """A browser signed in as HR."""
     client.force_login(hr_person)
     return client
+
+
+# The real identity providers the sign-in tests drive (npm packages on loopback), answering the
+# live server: an OpenID Connect provider (tests/oidc) and a SAML 2.0 IdP (tests/saml).
+
+
+@pytest.fixture(scope="session")
+def oidc_idp(live_server: Any) -> Iterator[str]:
+    from tests.oidc_provider import running_provider
+
+    with running_provider(
+        redirect_uri=f"{live_server.url}/accounts/oidc/sso/login/callback/",
+        post_logout_redirect_uri=f"{live_server.url}/accounts/login/",
+    ) as issuer:
+        yield issuer
+
+
+@pytest.fixture(scope="session")
+def saml_idp(live_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from tests.saml_idp import SLUG, running_idp
+
+    with running_idp(
+        sp_metadata_url=f"{live_server.url}/accounts/saml/{SLUG}/metadata/",
+        keys_dir=tmp_path_factory.mktemp("saml-keys"),
+    ) as base:
+        yield base

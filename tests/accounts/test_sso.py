@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,19 +17,14 @@ from accounts.models import User
 from accounts.people_import import people_import
 from audit.models import AuditEvent
 from tests.factories import TotpAuthenticatorFactory, UserFactory
-from tests.oidc_provider import CLIENT_SECRET, app_settings, next_login, running_provider
+from tests.oidc_provider import CLIENT_SECRET, app_settings, next_login
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture(scope="session")
-def idp(live_server: Any) -> Iterator[str]:
-    base = live_server.url
-    with running_provider(
-        redirect_uri=f"{base}/accounts/oidc/sso/login/callback/",
-        post_logout_redirect_uri=f"{base}/accounts/login/",
-    ) as issuer:
-        yield issuer
+@pytest.fixture
+def idp(oidc_idp: str) -> str:
+    return oidc_idp
 
 
 @pytest.fixture

@@ -221,6 +221,13 @@ ALLAUTH_ROWS: dict[str, Row] = {
     # The identity provider's sign-in (none is configured here, so there is no such app).
     "openid_connect_login": Row(everyone(NOT_FOUND), kwargs=lambda o: {"provider_id": "sso"}),
     "openid_connect_callback": Row(everyone(NOT_FOUND), kwargs=lambda o: {"provider_id": "sso"}),
+    # SAML (no IdP is configured here, so there is no such app). The ACS keeps the posted
+    # answer and sends the browser on to its finish step, which checks it.
+    "saml_login": Row(everyone(NOT_FOUND), kwargs=lambda o: {"organization_slug": "saml"}),
+    "saml_acs": Row(everyone(REDIRECT), kwargs=lambda o: {"organization_slug": "saml"}),
+    "saml_finish_acs": Row(everyone(NOT_FOUND), kwargs=lambda o: {"organization_slug": "saml"}),
+    "saml_sls": Row(everyone(NOT_FOUND), kwargs=lambda o: {"organization_slug": "saml"}),
+    "saml_metadata": Row(everyone(NOT_FOUND), kwargs=lambda o: {"organization_slug": "saml"}),
     "socialaccount_login_cancelled": Row(everyone(OK)),
     # allauth answers its error page with 401 (a sign-in that failed).
     "socialaccount_login_error": Row(everyone(UNAUTHORIZED)),
@@ -359,10 +366,15 @@ def matrix_objects(people: dict[str, Any]) -> dict[str, Any]:
 # Bearer-token APIs: no cookie is a credential there, so a forged cross-site POST has nothing
 # to ride on; the token is checked instead (tests/provisioning/scim).
 BEARER_ONLY = {"scim_api"}
+# SAML's HTTP-POST binding: the identity provider's page posts the answer cross-site, so it
+# cannot carry the portal's CSRF token. The answer itself is the check: signed by the IdP's
+# certificate and matching a request this browser's session made, once (tests/accounts/
+# test_saml.py); the single logout endpoint checks the IdP's signed message likewise.
+SAML_POST_BINDING = {"saml_acs", "saml_sls"}
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("name", sorted(ALL_ROWS.keys() - BEARER_ONLY))
+@pytest.mark.parametrize("name", sorted(ALL_ROWS.keys() - BEARER_ONLY - SAML_POST_BINDING))
 def test_no_url_accepts_a_post_without_a_csrf_token(name, people, matrix_objects, aws):
     """CSRF everywhere: a signed-in security admin's POST without a token is refused."""
     client = Client(enforce_csrf_checks=True)

@@ -5,6 +5,7 @@ deployment would start."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import secrets
 import subprocess
@@ -99,6 +100,22 @@ def test_a_missing_required_variable_stops_start_up_naming_it(name):
         ({"DJANGO_DEBUG": "1"}, "DJANGO_DEBUG must be off"),
         ({"DATABASE_URL": "sqlite:////tmp/portal.sqlite3"}, "DATABASE_URL must be PostgreSQL"),
         ({"AUDIT_CHAIN_KEYS": "1:" + base64.b64encode(b"short").decode()}, "AUDIT_CHAIN_KEYS"),
+        (
+            {"SSO_SAML_METADATA_URL": "http://idp.example.com/md", "SSO_SAML_ENTITY_ID": "idp"},
+            "SSO_SAML_METADATA_URL must be https://",
+        ),
+        ({"SSO_SAML_METADATA_URL": "https://idp.example.com/md"}, "needs SSO_SAML_ENTITY_ID"),
+        (
+            {
+                "SSO_SAML_METADATA_URL": "https://idp.example.com/md",
+                "SSO_SAML_ENTITY_ID": "https://idp.example.com",
+                "SSO_OIDC_ISSUER": "https://idp.example.com",
+                "SSO_OIDC_CLIENT_ID": "portal",
+                "SSO_OIDC_ID": "saml",
+            },
+            "SSO_SAML_ID must differ",
+        ),
+        ({"SSO_ONLY": "1"}, "SSO_ONLY=1 needs an identity provider"),
     ],
 )
 def test_an_unsafe_production_value_stops_start_up(overrides, message):
@@ -123,3 +140,40 @@ def test_keys_in_standard_or_urlsafe_base64_are_accepted():
     keys = f"2:{base64.urlsafe_b64encode(raw).decode()},1:{base64.b64encode(raw).decode()}"
     result = run(production_env(CREDENTIAL_ENCRYPTION_KEYS=keys), "-c", "import portal.settings")
     assert result.returncode == 0, result.stderr
+
+
+def test_a_saml_identity_provider_from_the_environment_is_strict():
+    env = production_env(
+        SSO_SAML_METADATA_URL="https://idp.example.com/app/metadata",
+        SSO_SAML_ENTITY_ID="https://idp.example.com",
+        SSO_SAML_NAME="Acme",
+        SSO_SAML_MFA_AUTHN_CONTEXTS="http://schemas.microsoft.com/claims/multipleauthn",
+        SSO_ONLY="1",
+        SSO_BREAK_GLASS_EMAILS="security@example.com",
+    )
+    script = (
+        "import json, portal.settings as s; "
+        "print(json.dumps([s.SOCIALACCOUNT_PROVIDERS['saml'], s.SSO_SAML_MFA_AUTHN_CONTEXTS]))"
+    )
+    result = run(env, "-c", script)
+    assert result.returncode == 0, result.stderr
+    saml, contexts = json.loads(result.stdout)
+    [app] = saml["APPS"]
+    assert saml["provider_class"] == "accounts.adapters.PortalSAMLProvider"
+    assert app["client_id"] == app["provider_id"] == "saml"
+    assert app["name"] == "Acme"
+    assert app["settings"]["idp"] == {
+        "metadata_url": "https://idp.example.com/app/metadata",
+        "entity_id": "https://idp.example.com",
+    }
+    assert app["settings"]["sp"] == {
+        "entity_id": "https://portal.example.com/accounts/saml/saml/metadata/"
+    }
+    assert app["settings"]["verified_email"] is False
+    assert app["settings"]["advanced"] == {
+        "strict": True,
+        "want_assertion_signed": True,
+        "reject_idp_initiated_sso": True,
+        "reject_deprecated_algorithm": True,
+    }
+    assert contexts == ["http://schemas.microsoft.com/claims/multipleauthn"]
