@@ -20,6 +20,8 @@ class Job(Protocol):
 
 PROVISION = "provision"
 TEARDOWN = "teardown"
+END_GRANT = "end_grant"
+REVIEW_START = "review_start"
 
 _jobs: dict[str, Job] = {}
 
@@ -54,3 +56,18 @@ def teardown_on_commit(offboarding_id: int) -> None:
 
 def teardown_now(offboarding_id: int) -> None:
     _job(TEARDOWN).delay(offboarding_id)
+
+
+def end_grant_on_commit(grant_id: int) -> None:
+    """Remove an ending grant from IAM once the caller's transaction commits (never raises if
+    the broker is down: the lifecycle sweep enqueues it later)."""
+    _job(END_GRANT).delay_on_commit(grant_id)
+
+
+def end_grant_now(grant_id: int) -> None:
+    _job(END_GRANT).delay(grant_id)
+
+
+def review_start_on_commit(campaign_id: int) -> None:
+    """Email a new campaign's reviewers and read its holders' last AWS activity."""
+    _job(REVIEW_START).delay_on_commit(campaign_id)

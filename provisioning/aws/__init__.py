@@ -32,8 +32,10 @@ from provisioning.aws.inventory import (
     OFFBOARDED_TAG,
     AccessKeyInfo,
     MfaDeviceInfo,
+    UserActivity,
     UserInventory,
     read_user,
+    user_activity,
 )
 from provisioning.aws.teardown import (
     DENY_ALL_POLICY_DOCUMENT,
@@ -66,6 +68,7 @@ from provisioning.aws.users import (
     ensure_login_profile,
     ensure_user,
     login_profile_exists,
+    remove_user_from_group,
     tag_value,
     update_login_profile,
 )
@@ -88,6 +91,7 @@ __all__ = [
     "CallLog",
     "CallerIdentity",
     "MfaDeviceInfo",
+    "UserActivity",
     "UserInventory",
     "access_key_ids",
     "account_password_policy",
@@ -120,8 +124,10 @@ __all__ = [
     "recording",
     "remove_from_groups",
     "remove_mfa_devices",
+    "remove_user_from_group",
     "reset_clients",
     "tag_value",
     "update_login_profile",
+    "user_activity",
     "whoami",
 ]

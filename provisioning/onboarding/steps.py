@@ -14,6 +14,7 @@ from provisioning.credentials import links
 from provisioning.credentials import notifications as credential_notifications
 from provisioning.credentials.passwords import PasswordPolicy, password_generate
 from provisioning.errors import PortalError
+from provisioning.lifecycle import rules
 from provisioning.models import AccessKeyRecord, AccessRequest, CredentialLink, Grant, IamAccount
 from provisioning.onboarding import notifications
 from provisioning.onboarding.claims import (
@@ -95,6 +96,17 @@ def step_group(run: Run, account: IamAccount) -> None:
     role_group = access_request.role_group
     if role_group is None or "group" in run.steps:
         return
+    if (
+        not run.created_user
+        and Grant.objects.filter(
+            iam_account=account, role_group=role_group, revoked_at__isnull=True
+        )
+        .exclude(end="")
+        .exists()
+    ):
+        # The previous grant of this role-group is still being removed from IAM: adding the
+        # membership now would be undone by that removal.
+        raise ProvisioningDeferred(f"the previous {role_group.name} access is still being removed")
     with aws.recording() as calls:
         aws.ensure_group_membership(
             account.user_name,
@@ -102,6 +114,8 @@ def step_group(run: Run, account: IamAccount) -> None:
             policy_arns=list(role_group.managed_policy_arns),
         )
     with transaction.atomic():
+        started_at = timezone.now()
+        ends_on, ends_at = rules.grant_end(access_request, start=started_at)
         # A live grant of this role-group to the account (from an earlier request) is kept:
         # the partial unique constraint turns the insert into a no-op, in one statement.
         Grant.objects.bulk_create(
@@ -110,7 +124,8 @@ def step_group(run: Run, account: IamAccount) -> None:
                     iam_account=account,
                     role_group=role_group,
                     request=access_request,
-                    ends_on=access_request.end_date,
+                    ends_on=ends_on,
+                    ends_at=ends_at,
                 )
             ],
             ignore_conflicts=True,
@@ -123,6 +138,9 @@ def step_group(run: Run, account: IamAccount) -> None:
             iam_user=account.user_name,
             iam_group=role_group.iam_group_name,
             role_group=role_group.name,
+            started_at=started_at,
+            ends_on=ends_on,
+            ends_at=ends_at,
         )
 
 
