@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet, Value
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from accounts import roles
 from accounts.models import User
+from provisioning.lifecycle import rules
 from provisioning.models import (
     AccessRequest,
     AccessReview,
@@ -151,7 +153,12 @@ def grants_revocable_by(user: User, *, query: str = "") -> QuerySet[Grant]:
 
 
 def temporary_role_groups() -> QuerySet[RoleGroup]:
-    return RoleGroup.objects.filter(active=True, temporary_only=True).order_by("name")
+    """Active temporary role-groups, each with its maximum `hours`."""
+    return (
+        RoleGroup.objects.filter(active=True, temporary_only=True)
+        .annotate(hours=Coalesce("max_duration_hours", Value(rules.DEFAULT_MAX_HOURS)))
+        .order_by("name")
+    )
 
 
 # --- Access reviews -------------------------------------------------------------------------

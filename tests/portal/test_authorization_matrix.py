@@ -15,7 +15,14 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts import roles
-from tests.factories import AccessRequestFactory, IamAccountFactory, OffboardingFactory
+from tests.factories import (
+    AccessRequestFactory,
+    AccessReviewFactory,
+    GrantFactory,
+    IamAccountFactory,
+    OffboardingFactory,
+    ReviewItemFactory,
+)
 
 ROLES = ("anonymous", "employee", "manager", "hr", "security", "auditor")
 
@@ -59,6 +66,11 @@ EVIDENCE = {"hr", "security", "auditor"}
 def _assert_status(access_request: Any, status: str) -> None:
     access_request.refresh_from_db()
     assert access_request.status == status
+
+
+def _assert_review_decision(item: Any, decision: str) -> None:
+    item.refresh_from_db()
+    assert item.decision == decision
 
 
 def _assert_offboarding_status(offboarding: Any, status: str) -> None:
@@ -142,6 +154,38 @@ MATRIX: dict[str, Row] = {
     "people_import": Row(only({"hr"})),
     "person_detail": Row(only({"hr"}), kwargs=lambda o: {"pk": o["people"]["employee"].pk}),
     "person_edit": Row(only({"hr"}), kwargs=lambda o: {"pk": o["people"]["employee"].pk}),
+    # Access over time: one's own grant is extended or given up by its holder only (to anyone
+    # else it does not exist); a report's grant is revoked by their manager or a security admin.
+    "grants_held": Row(only({"manager", "security"})),
+    "grant_extend": Row(signed_in(NOT_FOUND, employee=OK), kwargs=lambda o: {"pk": o["grant"].pk}),
+    "grant_relinquish": Row(
+        signed_in(NOT_FOUND, employee=OK), kwargs=lambda o: {"pk": o["grant"].pk}
+    ),
+    "grant_revoke": Row(only({"manager", "security"}), kwargs=lambda o: {"pk": o["grant"].pk}),
+    "request_elevation": Row(signed_in(OK)),
+    "my_reviews": Row(signed_in(OK)),
+    # Deciding a review item: its reviewer (the holder's manager) only; anyone else is refused
+    # with a message and nothing changes.
+    "review_item_decide": Row(
+        signed_in(REDIRECT),
+        method="post",
+        kwargs=lambda o: {"pk": o["review_item"].pk},
+        data={"decision": "keep"},
+        after=lambda o, role: _assert_review_decision(
+            o["review_item"], "keep" if role == "manager" else ""
+        ),
+    ),
+    "access_reviews": Row(only({"security", "auditor"})),
+    "access_review_new": Row(only({"security"})),
+    "access_review_detail": Row(
+        only({"security", "auditor"}), kwargs=lambda o: {"pk": o["review_item"].campaign_id}
+    ),
+    "access_review_report": Row(
+        only({"security", "auditor"}), kwargs=lambda o: {"pk": o["review_item"].campaign_id}
+    ),
+    "access_review_report_csv": Row(
+        only({"security", "auditor"}), kwargs=lambda o: {"pk": o["review_item"].campaign_id}
+    ),
     "audit_log": Row(only({"security", "auditor"})),
     "audit_export": Row(only({"security", "auditor"})),
 }
@@ -270,7 +314,19 @@ def matrix_objects(people: dict[str, Any]) -> dict[str, Any]:
         started_by=people["hr"],
         status=Offboarding.Status.AWAITING_CONFIRMATION,
     )
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    grant = GrantFactory(
+        iam_account=account, role_group=analysts, ends_on=timezone.localdate() + timedelta(30)
+    )
+    review_item = ReviewItemFactory(
+        campaign=AccessReviewFactory(started_by=people["security"]), grant=grant
+    )
     return {
+        "grant": grant,
+        "review_item": review_item,
         "privileged_offboarding": privileged,
         "people": people,
         "pending_request": pending,
