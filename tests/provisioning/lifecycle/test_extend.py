@@ -16,8 +16,8 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from provisioning.errors import DecisionNotAllowed, ExtensionOffered, RequestInvalid
-from provisioning.lifecycle.extend import grant_extension_request
 from provisioning.lifecycle.ending import grant_revoke
+from provisioning.lifecycle.extend import grant_extension_request
 from provisioning.models import AccessRequest, Grant
 from provisioning.requests.decisions import access_request_approve
 from provisioning.requests.plan import access_request_plan
