@@ -20,7 +20,7 @@ class Job(Protocol):
 
 PROVISION = "provision"
 TEARDOWN = "teardown"
-END_GRANT = "end_grant"
+END_GRANTS = "end_grants"
 REVIEW_START = "review_start"
 
 _jobs: dict[str, Job] = {}
@@ -58,14 +58,14 @@ def teardown_now(offboarding_id: int) -> None:
     _job(TEARDOWN).delay(offboarding_id)
 
 
-def end_grant_on_commit(grant_id: int) -> None:
-    """Remove an ending grant from IAM once the caller's transaction commits (never raises if
-    the broker is down: the lifecycle sweep enqueues it later)."""
-    _job(END_GRANT).delay_on_commit(grant_id)
+def end_grants_on_commit(grant_ids: list[int]) -> None:
+    """Remove ending grants from IAM once the caller's transaction commits (never raises if
+    the broker is down: the lifecycle sweep enqueues them later)."""
+    _job(END_GRANTS).delay_on_commit(grant_ids)
 
 
-def end_grant_now(grant_id: int) -> None:
-    _job(END_GRANT).delay(grant_id)
+def end_grants_now(grant_ids: list[int]) -> None:
+    _job(END_GRANTS).delay(grant_ids)
 
 
 def review_start_on_commit(campaign_id: int) -> None:

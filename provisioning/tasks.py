@@ -182,23 +182,31 @@ def sweep_stuck_offboardings() -> int:
     time_limit=settings.CELERY_TASK_TIME_LIMIT,
     max_retries=settings.LIFECYCLE_MAX_RETRIES,
 )
-def end_grant(self: Any, grant_id: int) -> str:
-    """Remove an ending grant from IAM (provisioning/lifecycle/removal). Acks late: a worker
-    killed mid-removal leaves the message to be redelivered, and the recorded steps make the
-    next run resume. After its retries the lifecycle sweep enqueues it again later."""
-    try:
-        return grant_removal_run(grant_id=grant_id)
-    except (aws.AwsError, SoftTimeLimitExceeded) as error:
-        transient = isinstance(error, SoftTimeLimitExceeded) or error.transient
-        if transient and self.request.retries < self.max_retries:
-            countdown = _backoff(
-                self.request.retries,
-                base=settings.LIFECYCLE_RETRY_BASE_SECONDS,
-                maximum=settings.LIFECYCLE_RETRY_MAX_SECONDS,
-            )
-            raise self.retry(countdown=countdown) from None
-        logger.warning("Grant %s: removal deferred to the sweep (%s)", grant_id, error)
-        return "deferred"
+def end_grants(self: Any, grant_ids: list[int]) -> dict[str, int]:
+    """Remove ending grants from IAM, one after another (provisioning/lifecycle/removal).
+    Acks late: a worker killed mid-removal leaves the message to be redelivered, and the
+    recorded steps make the next run resume (grants already ended are skipped). A transient
+    error retries the grants not done yet; after the retries the lifecycle sweep enqueues
+    them again later."""
+    outcomes: dict[str, int] = {}
+    remaining = list(grant_ids)
+    while remaining:
+        try:
+            outcome = grant_removal_run(grant_id=remaining[0])
+        except (aws.AwsError, SoftTimeLimitExceeded) as error:
+            transient = isinstance(error, SoftTimeLimitExceeded) or error.transient
+            if transient and self.request.retries < self.max_retries:
+                countdown = _backoff(
+                    self.request.retries,
+                    base=settings.LIFECYCLE_RETRY_BASE_SECONDS,
+                    maximum=settings.LIFECYCLE_RETRY_MAX_SECONDS,
+                )
+                raise self.retry(args=[remaining], countdown=countdown) from None
+            logger.warning("Grant %s: removal deferred to the sweep (%s)", remaining[0], error)
+            outcome = "deferred"
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        remaining.pop(0)
+    return outcomes
 
 
 @shared_task(
@@ -248,5 +256,5 @@ def apply_access_review_deadlines() -> int:
 
 queue.register(queue.PROVISION, provision_access_request)
 queue.register(queue.TEARDOWN, teardown_offboarding)
-queue.register(queue.END_GRANT, end_grant)
+queue.register(queue.END_GRANTS, end_grants)
 queue.register(queue.REVIEW_START, start_access_review)

@@ -69,10 +69,12 @@ def grant_end_begin(
     reason: str,
     ip: str | None = None,
     data: dict[str, Any] | None = None,
+    enqueue: bool = True,
 ) -> bool:
     """In the caller's transaction: the grant ends (`end`, who, why), audited; its open
-    extensions are cancelled and its removal from IAM enqueued on commit. False when it was
-    already ending or ended (nothing is written)."""
+    extensions are cancelled and (unless the caller enqueues several at once: `enqueue`) its
+    removal from IAM enqueued on commit. False when it was already ending or ended (nothing
+    is written)."""
     now = timezone.now()
     changed = Grant.objects.filter(pk=grant.pk, revoked_at__isnull=True, end="").update(
         end=end, end_requested_at=now, ended_by=actor, end_reason=reason, updated_at=now
@@ -89,7 +91,8 @@ def grant_end_begin(
         ip=ip,
     )
     access_requests_cancel_for_ended_grant(grant_id=grant.pk, actor=actor, ip=ip)
-    queue.end_grant_on_commit(grant.pk)
+    if enqueue:
+        queue.end_grants_on_commit([grant.pk])
     return True
 
 

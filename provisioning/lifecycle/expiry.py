@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 # Grants ended per transaction: short transactions keep the audit chain's lock brief.
 BATCH = 100
+# Grants removed per task: fewer tasks to hand out, while the workers still share the work.
+REMOVALS_PER_TASK = 10
 WEEK, DAY = 7, 1
 
 
@@ -47,27 +49,43 @@ def grants_expire(
     ended: list[Grant] = []
     for start in range(0, len(due), BATCH):
         with transaction.atomic():
+            batch = []
             for grant in due[start : start + BATCH]:
                 data = {"as_of": as_of} if as_of else {}
                 if grant_end_begin(
-                    grant, end=Grant.End.EXPIRED, actor=None, reason=_reason(grant), data=data
+                    grant,
+                    end=Grant.End.EXPIRED,
+                    actor=None,
+                    reason=_reason(grant),
+                    data=data,
+                    enqueue=False,
                 ):
-                    ended.append(grant)
+                    batch.append(grant.pk)
+            for chunk in _chunks(batch):
+                queue.end_grants_on_commit(chunk)
+        begun = set(batch)
+        ended.extend(grant for grant in due[start : start + BATCH] if grant.pk in begun)
     return ended
+
+
+def _chunks(ids: list[int]) -> list[list[int]]:
+    return [ids[i : i + REMOVALS_PER_TASK] for i in range(0, len(ids), REMOVALS_PER_TASK)]
 
 
 def removals_sweep(*, now: datetime | None = None) -> list[int]:
     """Enqueue again the removals that have not moved for LIFECYCLE_STALE_SECONDS (their task
     was lost while the broker was down, or gave up after its retries)."""
     cutoff = (now or timezone.now()) - timedelta(seconds=settings.LIFECYCLE_STALE_SECONDS)
-    enqueued = []
-    for pk in selectors.grants_ending_stale(cutoff=cutoff).values_list("pk", flat=True):
+    enqueued: list[int] = []
+    for chunk in _chunks(
+        list(selectors.grants_ending_stale(cutoff=cutoff).values_list("pk", flat=True))
+    ):
         try:
-            queue.end_grant_now(pk)
+            queue.end_grants_now(chunk)
         except Exception:
-            logger.warning("Could not enqueue the removal of grant %s", pk, exc_info=True)
+            logger.warning("Could not enqueue the removal of grants %s", chunk, exc_info=True)
             break
-        enqueued.append(pk)
+        enqueued.extend(chunk)
     return enqueued
 
 

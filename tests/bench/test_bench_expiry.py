@@ -98,7 +98,7 @@ def _bare(moto_url: str, processes: int) -> float:
     started = time.perf_counter()
     running = [
         subprocess.Popen(
-            [sys.executable, "-c", BARE_LOOP, moto_url, "bare", p * per, per, GROUP],
+            [sys.executable, "-c", BARE_LOOP, moto_url, "bare", str(p * per), str(per), GROUP],
             stdout=subprocess.PIPE,
             env=_env(),
         )
