@@ -62,7 +62,9 @@ class ExtendForm(forms.Form):
         if role_group.temporary_only:
             self.fields["duration_hours"] = _hours_field(rules.max_hours(role_group))
         else:
-            help_text = "After the current end"
+            help_text = (
+                f"After the current end ({grant.ends_on:%d %b %Y})" if grant.ends_on else "Later"
+            )
             if role_group.max_duration_days:
                 help_text += (
                     f", at most {role_group.max_duration_days} days from today. Leave empty for "
@@ -132,6 +134,12 @@ class ElevationForm(forms.Form):
         field = self.fields["role_group"]
         if isinstance(field, forms.ModelChoiceField):
             field.queryset = selectors.temporary_role_groups()
+            maxima = {rules.max_hours(group) for group in field.queryset}
+            self.fields["duration_hours"].help_text = (
+                f"From the moment it is approved; at most {maxima.pop()}."
+                if len(maxima) == 1
+                else "From the moment it is approved; at most the maximum listed below."
+            )
         if has_iam_user:
             del self.fields["access_type"]
         else:

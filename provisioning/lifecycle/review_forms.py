@@ -41,7 +41,7 @@ class CampaignForm(forms.Form):
         choices=AccessReview.AtDeadline.choices,
         widget=forms.RadioSelect,
         initial=AccessReview.AtDeadline.ESCALATE,
-        label="At the deadline, what nobody reviewed is",
+        label="At the deadline",
     )
 
     def clean_deadline(self) -> date:
