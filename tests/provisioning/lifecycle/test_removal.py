@@ -113,3 +113,21 @@ def test_offboarding_ends_live_grants_as_offboarded_and_finishes_ending_ones(
     assert event.data["grant"] == live.pk and event.data["offboarding"] == offboarding.pk
     # The removal enqueued by the revocation finds nothing left to do.
     assert grant_removal_run(grant_id=ending.pk) == "skipped"
+
+
+def test_a_removal_whose_task_was_lost_is_enqueued_again_by_the_sweep(
+    ending: Grant, settings: Any
+) -> None:
+    import time_machine
+
+    from provisioning.lifecycle.expiry import removals_sweep
+
+    # The revocation's task never ran (the broker was down): the grant waits, ending.
+    assert removals_sweep() == []
+    with time_machine.travel(
+        timezone.now() + timedelta(seconds=settings.LIFECYCLE_STALE_SECONDS + 1)
+    ):
+        assert removals_sweep() == [ending.pk]
+
+    assert Grant.objects.get(pk=ending.pk).state == Grant.State.ENDED
+    assert iam_groups_of(ending.iam_account.user_name) == []

@@ -316,3 +316,23 @@ def test_the_report_is_the_evidence_as_csv_with_formulas_neutralised_and_as_a_pr
     page = client.get(reverse("access_review_report", args=[campaign.pk])).content.decode()
     assert "Access review report" in page and "@SUM(A1) -- not needed" in page
     assert page.count("<tr>") == 5  # the header and one row per grant
+
+
+def test_a_grant_that_ends_during_the_review_is_recorded_as_ended_not_kept(
+    estate: dict[str, Grant], run_on_commit: Any, employee: Any, manager: Any, security_admin: Any
+) -> None:
+    from provisioning.lifecycle.ending import grant_relinquish
+
+    campaign = _start(security_admin, run_on_commit)
+    with run_on_commit():
+        grant_relinquish(grant_id=estate["ordinary"].pk, actor=employee)
+
+    item = review_item_decide(
+        item_id=_item(campaign, estate["ordinary"]).pk, actor=manager, decision="keep"
+    )
+
+    assert item.decision == Decision.ENDED
+    assert "already ended" in item.reason
+    with time_machine.travel(timezone.now() + timedelta(days=15)):
+        access_review_deadlines_apply()
+    assert _item(campaign, estate["ordinary"]).decision == Decision.ENDED
