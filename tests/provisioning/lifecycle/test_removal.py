@@ -131,3 +131,29 @@ def test_a_removal_whose_task_was_lost_is_enqueued_again_by_the_sweep(
 
     assert Grant.objects.get(pk=ending.pk).state == Grant.State.ENDED
     assert iam_groups_of(ending.iam_account.user_name) == []
+
+
+def test_asking_again_while_the_old_grant_is_being_removed_waits_for_the_removal(
+    ending: Grant, employee: Any
+) -> None:
+    from provisioning.onboarding.claims import ProvisioningDeferred
+    from provisioning.onboarding.run import access_request_provision
+    from tests.provisioning.strict_onboarding import approved_request
+
+    again = approved_request(
+        employee,
+        access_type="console",
+        role_group=ending.role_group,
+        iam_user_name=ending.iam_account.user_name,
+        iam_account=ending.iam_account,
+    )
+    with pytest.raises(ProvisioningDeferred, match="still being removed"):
+        access_request_provision(request_id=again.pk)
+    assert Grant.objects.filter(role_group=ending.role_group).count() == 1
+
+    assert grant_removal_run(grant_id=ending.pk) == "ended"
+    assert access_request_provision(request_id=again.pk) == "active"
+
+    live = Grant.objects.get(role_group=ending.role_group, revoked_at__isnull=True)
+    assert live.pk != ending.pk and live.request_id == again.pk
+    assert iam_groups_of(ending.iam_account.user_name) == [ending.role_group.iam_group_name]

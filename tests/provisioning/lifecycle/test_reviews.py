@@ -336,3 +336,27 @@ def test_a_grant_that_ends_during_the_review_is_recorded_as_ended_not_kept(
     with time_machine.travel(timezone.now() + timedelta(days=15)):
         access_review_deadlines_apply()
     assert _item(campaign, estate["ordinary"]).decision == Decision.ENDED
+
+
+def test_the_start_page_refuses_bad_input_with_a_clear_message(
+    security_admin: Any, client: Client
+) -> None:
+    client.force_login(security_admin)
+    url = reverse("access_review_new")
+
+    response = client.post(
+        url,
+        {
+            "name": "",
+            "deadline": timezone.localdate().isoformat(),
+            "scope": "chosen",
+            "at_deadline": "revoke",
+        },
+    )
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Name the review." in page
+    assert "Choose a day after today" in page
+    assert "Tick at least one role-group" in page
+    assert not AccessReview.objects.exists()
