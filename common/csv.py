@@ -7,6 +7,7 @@ written with a leading apostrophe, which spreadsheets show as text and do not ev
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterable
 from typing import Any, Protocol
 
@@ -37,3 +38,12 @@ class SafeWriter:
     def writerows(self, rows: Iterable[Iterable[Any]]) -> None:
         for row in rows:
             self.writerow(row)
+
+
+def csv_text(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
+    """A whole small CSV file as text, every cell through `neutralise`."""
+    out = io.StringIO()
+    writer = SafeWriter(out)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue()

@@ -22,6 +22,8 @@ class LockKey(enum.IntEnum):
     IAM_USER_NAMING = 7_142_101
     # With an offboarding's id: one worker at a time tears an offboarding down.
     OFFBOARDING_TEARDOWN = 7_142_004
+    # With a grant's id: one worker at a time removes a grant that is ending.
+    GRANT_ENDING = 7_142_005
 
 
 def xact_lock(key: LockKey) -> None:

@@ -554,6 +554,34 @@ CELERY_BEAT_SCHEDULE["guardrails-key-rotations"] = {
     "task": "provisioning.tasks.sweep_key_rotations",
     "schedule": float(GUARDRAILS_ROTATION_SWEEP_SECONDS),
 }
+# --- Access over time (provisioning/lifecycle) ----------------------------------------------
+# Grants end at their end date (expiry), when revoked or given up, and temporary access after
+# its hours. The beat job ends what is due, warns 7 days and 1 day before, and re-enqueues
+# removals whose task was lost, every LIFECYCLE_SWEEP_SECONDS (temporary access ends within
+# that long of its exact end).
+LIFECYCLE_SWEEP_SECONDS = env_int("LIFECYCLE_SWEEP_SECONDS", 60)
+# A grant's removal from IAM: transient AWS errors retry after base * 2**n seconds (with
+# jitter, capped), at most this many times; then the sweep tries again after
+# LIFECYCLE_STALE_SECONDS, as it does for a removal whose task was lost.
+LIFECYCLE_MAX_RETRIES = env_int("LIFECYCLE_MAX_RETRIES", 8)
+LIFECYCLE_RETRY_BASE_SECONDS = env_int("LIFECYCLE_RETRY_BASE_SECONDS", 3)
+LIFECYCLE_RETRY_MAX_SECONDS = env_int("LIFECYCLE_RETRY_MAX_SECONDS", 60)
+LIFECYCLE_STALE_SECONDS = env_int("LIFECYCLE_STALE_SECONDS", 300)
+if LIFECYCLE_STALE_SECONDS <= LIFECYCLE_RETRY_MAX_SECONDS:
+    raise ImproperlyConfigured(
+        "LIFECYCLE_STALE_SECONDS must be longer than LIFECYCLE_RETRY_MAX_SECONDS"
+    )
+# Access reviews: reviewers are reminded of what waits for them this often; deadlines and
+# reminders are looked at every REVIEW_SWEEP_SECONDS.
+REVIEW_REMINDER_HOURS = env_int("REVIEW_REMINDER_HOURS", 48)
+CELERY_BEAT_SCHEDULE["end-grants"] = {
+    "task": "provisioning.tasks.end_due_grants",
+    "schedule": float(LIFECYCLE_SWEEP_SECONDS),
+}
+CELERY_BEAT_SCHEDULE["access-review-deadlines"] = {
+    "task": "provisioning.tasks.apply_access_review_deadlines",
+    "schedule": float(env_int("REVIEW_SWEEP_SECONDS", 3600)),
+}
 
 # --- AWS ------------------------------------------------------------------------------------
 

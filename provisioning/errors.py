@@ -19,6 +19,14 @@ class AlreadyHeld(RequestInvalid):
     """The requester already holds the role-group asked for."""
 
 
+class ExtensionOffered(AlreadyHeld):
+    """The requester holds the role-group until an end date: they may ask to extend it."""
+
+    def __init__(self, message: str, *, grant_id: int) -> None:
+        super().__init__(message)
+        self.grant_id = grant_id
+
+
 class DuplicateOpenRequest(RequestInvalid):
     """The requester already has an open request for this role-group (or access change)."""
 
@@ -74,3 +82,34 @@ class OffboardingAlreadyRunning(OffboardingError):
 
 class OffboardingBusy(Exception):
     """Another worker is tearing this offboarding down right now."""
+
+
+# --- Access over time (provisioning/lifecycle) ----------------------------------------------
+
+
+class GrantError(PortalError):
+    """A change to a grant the portal refuses."""
+
+
+class GrantNotFound(GrantError):
+    """No such grant (or one the actor may not see)."""
+
+
+class GrantNotAllowed(GrantError):
+    """The actor may not end or extend this grant."""
+
+
+class GrantNotActive(GrantError):
+    """The grant is already ending or has ended."""
+
+
+class ReviewError(PortalError):
+    """An access review change the portal refuses."""
+
+
+class ReviewNotAllowed(ReviewError):
+    """The actor may not start a campaign, or decide this review item."""
+
+
+class AlreadyReviewed(ReviewError):
+    """The review item was decided already (by someone else, or at the deadline)."""

@@ -16,6 +16,14 @@ class RoleGroup(models.Model):
         default=False, help_text="Needs a second approval by a security admin."
     )
     max_duration_days = models.PositiveIntegerField(null=True, blank=True)
+    # Temporary elevation (break-glass): granted for hours, never open-ended or for days.
+    temporary_only = models.BooleanField(
+        default=False, help_text="Granted for a few hours at a time (temporary elevation)."
+    )
+    max_duration_hours = models.PositiveSmallIntegerField(null=True, blank=True)
+    # When this is the last role-group of a person's IAM user to end, the console password
+    # and access keys go too (otherwise the user keeps them, with no group).
+    ending_removes_credentials = models.BooleanField(default=False)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -90,6 +98,10 @@ class AccessRequest(models.Model):
     )
     UNDECIDED_STATUSES = (Status.PENDING, Status.AWAITING_SECOND_APPROVAL)
 
+    class Kind(models.TextChoices):
+        GRANT = "grant", "New access"
+        EXTENSION = "extension", "Extension of a grant"
+
     class Route(models.TextChoices):
         """Who decides the first stage, fixed at submission (re-routed, with an audit row,
         when the requester's place in the org chart changes)."""
@@ -113,6 +125,17 @@ class AccessRequest(models.Model):
     previous_access_type = models.CharField(max_length=16, choices=AccessType.choices, blank=True)
     justification = models.TextField()
     end_date = models.DateField(null=True, blank=True)
+    # An extension asks for a later end of a grant the requester holds (provisioning/lifecycle);
+    # temporary access (a `temporary_only` role-group) is asked for in hours, not to a date.
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.GRANT)
+    grant = models.ForeignKey(
+        "Grant",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="extension_requests",
+    )
+    duration_hours = models.PositiveSmallIntegerField(null=True, blank=True)
     copied_from = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -210,7 +233,24 @@ class Approval(models.Model):
 
 
 class Grant(models.Model):
-    """A role-group held by an IAM account (its IAM group membership)."""
+    """A role-group held by an IAM account (its IAM group membership), from its start to its
+    end. Nothing is deleted: an ended grant is history (provisioning/lifecycle).
+
+    Live while `revoked_at` is empty. Its end is decided first (`end`, who, when, why: the
+    grant is then "ending") and done by the worker, which removes the IAM membership and sets
+    `revoked_at`, the moment it stopped being live however it ended (the name predates
+    expiry)."""
+
+    class End(models.TextChoices):
+        EXPIRED = "expired", "Expired"
+        REVOKED = "revoked", "Revoked"
+        RELINQUISHED = "relinquished", "Given up"
+        OFFBOARDED = "offboarded", "Offboarded"
+
+    class State(models.TextChoices):
+        ACTIVE = "active", "Active"
+        ENDING = "ending", "Being removed"
+        ENDED = "ended", "Ended"
 
     iam_account = models.ForeignKey(IamAccount, on_delete=models.CASCADE, related_name="grants")
     role_group = models.ForeignKey(RoleGroup, on_delete=models.PROTECT, related_name="grants")
@@ -219,7 +259,22 @@ class Grant(models.Model):
     )
     granted_at = models.DateTimeField(auto_now_add=True)
     ends_on = models.DateField(null=True, blank=True)
+    # The exact end of temporary access (hours); `ends_on` is then its date.
+    ends_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    end = models.CharField(max_length=16, choices=End.choices, blank=True, db_index=True)
+    end_requested_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    end_reason = models.TextField(blank=True)
+    # The worker's removal: steps recorded, fenced by attempts (see lifecycle/removal.py).
+    steps_done = models.JSONField(default=list, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    failure_reason = models.TextField(blank=True)
+    warned_week_at = models.DateTimeField(null=True, blank=True)
+    warned_day_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [
@@ -232,6 +287,23 @@ class Grant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role_group_id} for {self.iam_account_id}"
+
+    @property
+    def audit_target(self) -> str:
+        return f"grant:{self.pk}"
+
+    @property
+    def state(self) -> str:
+        if self.revoked_at is not None:
+            return self.State.ENDED
+        return self.State.ENDING if self.end else self.State.ACTIVE
+
+    @property
+    def is_active(self) -> bool:
+        return self.state == self.State.ACTIVE
+
+    def get_state_display(self) -> str:
+        return self.State(self.state).label
 
 
 class AccessKeyRecord(models.Model):
@@ -290,65 +362,7 @@ class CredentialLink(models.Model):
         return f"Credential link #{self.pk} for {self.recipient_id}"
 
 
-class Offboarding(models.Model):
-    class Mode(models.TextChoices):
-        DELETE = "delete", "Delete the IAM users"
-        DISABLE = "disable", "Disable and keep the IAM users (retention)"
-
-    class Status(models.TextChoices):
-        # A privileged leaver (HR, security admin, auditor): nothing is cut until a security
-        # admin other than the leaver and the HR person confirms.
-        AWAITING_CONFIRMATION = "awaiting_confirmation", "Awaiting a security admin's confirmation"
-        DECLINED = "declined", "Declined by a security admin"
-        PENDING = "pending", "Pending teardown"
-        IN_PROGRESS = "in_progress", "Tearing down"
-        COMPLETED = "completed", "Completed"
-        INCOMPLETE = "incomplete", "Incomplete"
-
-    person = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="offboardings"
-    )
-    # HR who clicked Offboard, or None when the identity provider said the person left
-    # (SCIM_LEAVERS=offboard): `started_via` then names it ("scim:okta").
-    started_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    started_via = models.CharField(max_length=80, blank=True)
-    # For a privileged leaver: the security admin who confirmed (or declined) HR's request.
-    confirmed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    confirmed_at = models.DateTimeField(null=True, blank=True)
-    decline_reason = models.TextField(blank=True)
-    mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.DELETE)
-    status = models.CharField(
-        max_length=32, choices=Status.choices, default=Status.PENDING, db_index=True
-    )
-    steps_done = models.JSONField(default=list, blank=True)
-    report = models.JSONField(default=dict, blank=True)
-    failure_reason = models.TextField(blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    started_at = models.DateTimeField(auto_now_add=True)
-    access_cut_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-started_at"]
-
-    def __str__(self) -> str:
-        return f"Offboarding #{self.pk} of {self.person_id}"
-
-    @property
-    def audit_target(self) -> str:
-        return f"offboarding:{self.pk}"
-
-    @property
-    def started_by_label(self) -> str:
-        """Who started it, for pages and emails: HR's email, or the identity provider."""
-        if self.started_by is not None:
-            return self.started_by.email
-        return f"the identity provider ({self.started_via})" if self.started_via else "the portal"
-
-
 from provisioning.guardrails.models import *  # noqa: E402, F403  (the guardrails' tables)
+from provisioning.lifecycle.models import AccessReview, ReviewItem  # noqa: E402, F401
+from provisioning.offboarding.models import Offboarding  # noqa: E402, F401
 from provisioning.scim.models import LeaverNotice, ScimIdentity, ScimToken  # noqa: E402, F401

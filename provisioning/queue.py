@@ -20,6 +20,8 @@ class Job(Protocol):
 
 PROVISION = "provision"
 TEARDOWN = "teardown"
+END_GRANTS = "end_grants"
+REVIEW_START = "review_start"
 
 _jobs: dict[str, Job] = {}
 
@@ -76,3 +78,21 @@ def guardrail_run_on_commit(run_id: int) -> None:
 
 def guardrail_run_now(run_id: int) -> None:
     _job(GUARDRAIL_RUN).delay(run_id)
+
+
+# --- Access over time (provisioning/lifecycle) ---------------------------------------------
+
+
+def end_grants_on_commit(grant_ids: list[int]) -> None:
+    """Remove ending grants from IAM once the caller's transaction commits (never raises if
+    the broker is down: the lifecycle sweep enqueues them later)."""
+    _job(END_GRANTS).delay_on_commit(grant_ids)
+
+
+def end_grants_now(grant_ids: list[int]) -> None:
+    _job(END_GRANTS).delay(grant_ids)
+
+
+def review_start_on_commit(campaign_id: int) -> None:
+    """Email a new campaign's reviewers and read its holders' last AWS activity."""
+    _job(REVIEW_START).delay_on_commit(campaign_id)

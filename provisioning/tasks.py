@@ -23,6 +23,13 @@ from provisioning.errors import OffboardingBusy
 from provisioning.guardrails.jobs import GuardrailDeferred, guardrail_run_execute, guardrails_daily
 from provisioning.guardrails.rotation import RotationDeferred, key_rotation_run
 from provisioning.guardrails.rotation_finish import key_rotations_sweep
+from provisioning.lifecycle.expiry import end_due_grants as lifecycle_sweep
+from provisioning.lifecycle.removal import grant_removal_run
+from provisioning.lifecycle.review_deadlines import (
+    access_review_deadlines_apply,
+    access_review_prepare,
+    access_review_reminders_send,
+)
 from provisioning.offboarding.sweep import stuck_offboardings_sweep
 from provisioning.offboarding.teardown import offboarding_teardown
 from provisioning.offboarding.verify import offboarding_give_up
@@ -180,6 +187,90 @@ def sweep_stuck_offboardings() -> int:
     return len(stuck_offboardings_sweep())
 
 
+# --- Access over time (provisioning/lifecycle) ----------------------------------------------
+
+
+@shared_task(
+    base=SweptTask,
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
+    time_limit=settings.CELERY_TASK_TIME_LIMIT,
+    max_retries=settings.LIFECYCLE_MAX_RETRIES,
+)
+def end_grants(self: Any, grant_ids: list[int]) -> dict[str, int]:
+    """Remove ending grants from IAM, one after another (provisioning/lifecycle/removal).
+    Acks late: a worker killed mid-removal leaves the message to be redelivered, and the
+    recorded steps make the next run resume (grants already ended are skipped). A transient
+    error retries the grants not done yet; after the retries the lifecycle sweep enqueues
+    them again later."""
+    outcomes: dict[str, int] = {}
+    remaining = list(grant_ids)
+    while remaining:
+        try:
+            outcome = grant_removal_run(grant_id=remaining[0])
+        except (aws.AwsError, SoftTimeLimitExceeded) as error:
+            transient = isinstance(error, SoftTimeLimitExceeded) or error.transient
+            if transient and self.request.retries < self.max_retries:
+                countdown = _backoff(
+                    self.request.retries,
+                    base=settings.LIFECYCLE_RETRY_BASE_SECONDS,
+                    maximum=settings.LIFECYCLE_RETRY_MAX_SECONDS,
+                )
+                raise self.retry(args=[remaining], countdown=countdown) from None
+            logger.warning("Grant %s: removal deferred to the sweep (%s)", remaining[0], error)
+            outcome = "deferred"
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        remaining.pop(0)
+    return outcomes
+
+
+@shared_task(
+    soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
+    time_limit=settings.CELERY_TASK_TIME_LIMIT,
+)
+def end_due_grants() -> int:
+    """Beat, every LIFECYCLE_SWEEP_SECONDS: expire grants past their end, warn before, and
+    re-enqueue removals whose task was lost."""
+    return len(lifecycle_sweep().expired)
+
+
+@shared_task(
+    base=SweptTask,
+    bind=True,
+    acks_late=True,
+    soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
+    time_limit=settings.CELERY_TASK_TIME_LIMIT,
+    max_retries=settings.LIFECYCLE_MAX_RETRIES,
+)
+def start_access_review(self: Any, campaign_id: int) -> int:
+    """A new campaign: email its reviewers, read its holders' last AWS activity."""
+    try:
+        return access_review_prepare(campaign_id=campaign_id)
+    except aws.AwsError as error:
+        if error.transient and self.request.retries < self.max_retries:
+            countdown = _backoff(
+                self.request.retries,
+                base=settings.LIFECYCLE_RETRY_BASE_SECONDS,
+                maximum=settings.LIFECYCLE_RETRY_MAX_SECONDS,
+            )
+            raise self.retry(countdown=countdown) from None
+        # The review goes on without that evidence: the page says "not known".
+        logger.warning("Access review %s: activity not read (%s)", campaign_id, error)
+        return 0
+
+
+@shared_task(
+    soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
+    time_limit=settings.CELERY_TASK_TIME_LIMIT,
+)
+def apply_access_review_deadlines() -> int:
+    """Beat, every REVIEW_SWEEP_SECONDS: remind reviewers, apply passed deadlines."""
+    access_review_reminders_send()
+    return len(access_review_deadlines_apply())
+
+
 # --- Guardrails (provisioning/guardrails) ----------------------------------------------------
 
 
@@ -254,3 +345,5 @@ queue.register(queue.PROVISION, provision_access_request)
 queue.register(queue.TEARDOWN, teardown_offboarding)
 queue.register(queue.ROTATE_KEY, rotate_access_key)
 queue.register(queue.GUARDRAIL_RUN, run_guardrail)
+queue.register(queue.END_GRANTS, end_grants)
+queue.register(queue.REVIEW_START, start_access_review)

@@ -2,6 +2,8 @@ from django.urls import include, path
 
 from provisioning.catalogue import views as catalogue
 from provisioning.credentials import views as credentials
+from provisioning.lifecycle import grant_views as grants
+from provisioning.lifecycle import review_views as reviews
 from provisioning.offboarding import views as offboarding
 from provisioning.operations import views as operations
 from provisioning.requests import views as requests
@@ -61,4 +63,29 @@ urlpatterns = [
         name="offboarding_report_csv",
     ),
     path("", include("provisioning.guardrails.urls")),
+    # Access over time (provisioning/lifecycle).
+    path("grants/", grants.grants_held, name="grants_held"),
+    path("grants/<int:pk>/extend/", grants.grant_extend, name="grant_extend"),
+    path("grants/<int:pk>/give-up/", grants.grant_relinquish_view, name="grant_relinquish"),
+    path("grants/<int:pk>/revoke/", grants.grant_revoke_view, name="grant_revoke"),
+    path("temporary/", grants.request_elevation, name="request_elevation"),
+    path("reviews/", reviews.my_reviews, name="my_reviews"),
+    path(
+        "reviews/items/<int:pk>/decide/",
+        reviews.review_item_decide_view,
+        name="review_item_decide",
+    ),
+    path("reviews/campaigns/", reviews.access_reviews, name="access_reviews"),
+    path("reviews/campaigns/new/", reviews.access_review_new, name="access_review_new"),
+    path("reviews/campaigns/<int:pk>/", reviews.access_review_detail, name="access_review_detail"),
+    path(
+        "reviews/campaigns/<int:pk>/report/",
+        reviews.access_review_report,
+        name="access_review_report",
+    ),
+    path(
+        "reviews/campaigns/<int:pk>/report.csv",
+        reviews.access_review_report_csv_download,
+        name="access_review_report_csv",
+    ),
 ]

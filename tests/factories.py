@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import factory
@@ -23,12 +24,14 @@ from provisioning.guardrails.models import (
 from provisioning.models import (
     AccessKeyRecord,
     AccessRequest,
+    AccessReview,
     Approval,
     CredentialLink,
     Grant,
     IamAccount,
     LeaverNotice,
     Offboarding,
+    ReviewItem,
     RoleGroup,
     ScimIdentity,
     ScimToken,
@@ -111,6 +114,33 @@ class GrantFactory(factory.django.DjangoModelFactory):
 
     iam_account = factory.SubFactory(IamAccountFactory)
     role_group = factory.SubFactory(RoleGroupFactory)
+
+
+class AccessReviewFactory(factory.django.DjangoModelFactory):
+    """An open campaign over every grant, due in two weeks (items are added by the test)."""
+
+    class Meta:
+        model = AccessReview
+
+    name = factory.Sequence(lambda n: f"Access review {n}")
+    started_by = factory.SubFactory(UserFactory)
+    deadline = factory.LazyFunction(lambda: timezone.localdate() + timedelta(days=14))
+    at_deadline = AccessReview.AtDeadline.ESCALATE
+
+
+class ReviewItemFactory(factory.django.DjangoModelFactory):
+    """A grant to review, by the holder's manager unless `reviewer=` says otherwise."""
+
+    class Meta:
+        model = ReviewItem
+
+    campaign = factory.SubFactory(AccessReviewFactory)
+    grant = factory.SubFactory("tests.factories.GrantFactory")
+    holder = factory.LazyAttribute(lambda o: o.grant.iam_account.owner)
+    reviewer = factory.LazyAttribute(lambda o: o.holder.manager)
+    route = factory.LazyAttribute(
+        lambda o: ReviewItem.Route.MANAGER if o.reviewer else ReviewItem.Route.NO_MANAGER
+    )
 
 
 class AccessKeyRecordFactory(factory.django.DjangoModelFactory):

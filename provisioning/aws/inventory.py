@@ -171,3 +171,35 @@ def service_specific_credential_ids(user_name: str) -> list[str]:
     # Not paginated: AWS allows two per service per user.
     found = call("ListServiceSpecificCredentials", UserName=user_name)
     return [item["ServiceSpecificCredentialId"] for item in found["ServiceSpecificCredentials"]]
+
+
+@dataclass
+class UserActivity:
+    """When the user last did something in AWS, as far as IAM knows (None: never, or not
+    known: IAM keeps console sign-ins since 2014 and key use since 2015)."""
+
+    exists: bool
+    console_last_used: datetime | None = None
+    access_key_last_used: datetime | None = None
+    access_key_last_service: str = ""
+
+
+def user_activity(user_name: str) -> UserActivity:
+    """The console's last sign-in (GetUser's PasswordLastUsed) and the latest use of any of
+    the user's access keys (GetAccessKeyLastUsed), read live."""
+    try:
+        user = call("GetUser", UserName=user_name)["User"]
+        activity = UserActivity(exists=True, console_last_used=user.get("PasswordLastUsed"))
+        for key in pages("ListAccessKeys", "AccessKeyMetadata", UserName=user_name):
+            info = _access_key_info(key)
+            if info.last_used and (
+                activity.access_key_last_used is None
+                or info.last_used > activity.access_key_last_used
+            ):
+                activity.access_key_last_used = info.last_used
+                activity.access_key_last_service = info.last_used_service
+    except AwsError as error:
+        if gone(error):
+            return UserActivity(exists=False)
+        raise
+    return activity

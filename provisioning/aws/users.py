@@ -149,3 +149,15 @@ def delete_access_key(user_name: str, access_key_id: str) -> bool:
             return False
         raise
     return True
+
+
+def remove_user_from_group(user_name: str, group_name: str) -> bool:
+    """The user is no longer in the group. False when it already was not (removed by a run
+    that crashed, or by someone else; or the user or the group is gone)."""
+    try:
+        call("RemoveUserFromGroup", UserName=user_name, GroupName=group_name)
+    except AwsError as error:
+        if gone(error):
+            return False
+        raise
+    return True

@@ -8,6 +8,7 @@ from typing import Any
 
 from django import forms
 
+from provisioning.lifecycle.rules import MAX_HOURS_LIMIT
 from provisioning.models import RoleGroup
 
 # IAM: group names are 1-128 of [\w+=,.@-]; ASCII only.
@@ -41,17 +42,29 @@ class RoleGroupForm(forms.ModelForm):
             "managed_policy_arns",
             "sensitive",
             "max_duration_days",
+            "temporary_only",
+            "max_duration_hours",
+            "ending_removes_credentials",
             "active",
         ]
         labels = {
             "iam_group_name": "IAM group name",
             "sensitive": "Sensitive (needs a second approval by a security admin)",
             "max_duration_days": "Maximum duration (days)",
+            "temporary_only": "Temporary only (granted for hours: break-glass)",
+            "max_duration_hours": "Maximum duration (hours, for temporary access)",
+            "ending_removes_credentials": (
+                "When it is a person's last role-group and it ends, remove their console "
+                "password and access keys too"
+            ),
             "active": "Active (people can request it; synced to AWS)",
         }
         help_texts = {
             "iam_group_name": "Letters, digits and + = , . @ _ - only; at most 128 characters.",
             "max_duration_days": "Leave empty for no limit.",
+            "temporary_only": "",
+            "max_duration_hours": f"1 to {MAX_HOURS_LIMIT}; only for temporary role-groups.",
+            "ending_removes_credentials": "",
             "sensitive": "",
         }
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
@@ -61,6 +74,7 @@ class RoleGroupForm(forms.ModelForm):
         if self.instance.pk and not self.is_bound:
             self.initial["managed_policy_arns"] = "\n".join(self.instance.managed_policy_arns)
         self.fields["max_duration_days"].widget.attrs.update({"min": 1, "max": 3650})
+        self.fields["max_duration_hours"].widget.attrs.update({"min": 1, "max": MAX_HOURS_LIMIT})
 
     def clean_iam_group_name(self) -> str:
         name = self.cleaned_data["iam_group_name"].strip()
@@ -95,3 +109,28 @@ class RoleGroupForm(forms.ModelForm):
         if days is not None and not 1 <= days <= 3650:
             raise forms.ValidationError("Between 1 and 3650 days, or empty for no limit.")
         return days
+
+    def clean_max_duration_hours(self) -> int | None:
+        hours = self.cleaned_data["max_duration_hours"]
+        if hours is not None and not 1 <= hours <= MAX_HOURS_LIMIT:
+            raise forms.ValidationError(f"Between 1 and {MAX_HOURS_LIMIT} hours.")
+        return hours
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("temporary_only"):
+            if cleaned.get("max_duration_hours") is None:
+                self.add_error(
+                    "max_duration_hours", "Say for how many hours at most it is granted."
+                )
+            if cleaned.get("max_duration_days") is not None:
+                self.add_error(
+                    "max_duration_days",
+                    "Temporary access is limited in hours: leave the days empty.",
+                )
+        elif cleaned.get("max_duration_hours") is not None:
+            self.add_error(
+                "max_duration_hours",
+                "Hours apply to temporary role-groups only: tick it or leave this empty.",
+            )
+        return cleaned

@@ -26,6 +26,9 @@ EDITABLE_FIELDS = (
     "managed_policy_arns",
     "sensitive",
     "max_duration_days",
+    "temporary_only",
+    "max_duration_hours",
+    "ending_removes_credentials",
     "active",
 )
 

@@ -217,3 +217,25 @@ def credential_links_revoke_for_leaver(
                 ip=ip,
             )
     return revoked
+
+
+def credential_links_revoke_for_account(
+    *, iam_account_id: int, reason: str, actor: User | None = None
+) -> int:
+    """Every unrevealed link to one IAM user's credentials, revoked and wiped in the caller's
+    transaction (the credentials it carries were just removed in AWS). Returns how many."""
+    unused = (
+        CredentialLink.objects.filter(
+            iam_account_id=iam_account_id, revealed_at__isnull=True, revoked_at__isnull=True
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    revoked = 0
+    for link_id in unused:
+        if _revoke(link_id):
+            revoked += 1
+            _record_revoked(
+                link_id, iam_account_id, actor=actor, reason=reason, offboarding_id=None, ip=None
+            )
+    return revoked

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from provisioning import aws
+from provisioning.lifecycle.selectors import grants_history_prefetches
 from provisioning.models import AccessRequest, CredentialLink, Grant, IamAccount, Offboarding
 
 # The worker's part: HR (and, for a privileged leaver, a security admin) have confirmed.
@@ -125,15 +126,10 @@ def stuck_offboardings(*, now: datetime | None = None) -> QuerySet[Offboarding]:
 
 
 def access_for_person(person: User) -> list[IamAccount]:
-    """The person's IAM accounts, each with its live grants (`live_grants`) and role-groups,
-    for the access panel on HR's person page."""
-    live_grants = (
-        Grant.objects.filter(revoked_at__isnull=True)
-        .select_related("role_group")
-        .order_by("role_group__name")
-    )
+    """The person's IAM accounts, each with its live grants (`live_grants`) and its latest
+    ended ones (`past_grants`: how, by whom, when), for the access panel on HR's person page."""
     accounts = IamAccount.objects.filter(owner=person).prefetch_related(
-        Prefetch("grants", queryset=live_grants, to_attr="live_grants")
+        *grants_history_prefetches()
     )
     return list(accounts.order_by("user_name"))
 

@@ -20,7 +20,8 @@ import audit
 from common.locks import LockKey, session_try_lock
 from provisioning import aws
 from provisioning.errors import OffboardingBusy
-from provisioning.models import AccessKeyRecord, Grant, IamAccount, Offboarding
+from provisioning.lifecycle.ending import grants_end_for_offboarding
+from provisioning.models import AccessKeyRecord, IamAccount, Offboarding
 from provisioning.offboarding.report import KIND_LABELS, jsonable
 from provisioning.offboarding.selectors import RUNNING_STATUSES, offboarding_targets
 from provisioning.offboarding.verify import offboarding_verify
@@ -203,10 +204,9 @@ def _portal_records_after(
         keys.update(deleted_at=now)
         return {"access_key_records_marked_deleted": marked}
     if step == "groups":
-        grants = Grant.objects.filter(iam_account=account, revoked_at__isnull=True)
-        revoked = list(grants.values_list("role_group__name", flat=True))
-        grants.update(revoked_at=now)
-        return {"grants_revoked": revoked}
+        # One path for a grant's end: the lifecycle's, with its `grant.offboarded` rows.
+        ended = grants_end_for_offboarding(account=account, offboarding_id=offboarding.pk)
+        return {"grants_revoked": ended}
     if step == "user":
         status = (
             IamAccount.Status.DISABLED

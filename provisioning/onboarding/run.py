@@ -13,6 +13,7 @@ import audit
 from provisioning import aws
 from provisioning.credentials import crypto
 from provisioning.errors import PortalError
+from provisioning.lifecycle.extend import grant_extension_apply
 from provisioning.models import AccessRequest
 from provisioning.onboarding import notifications
 from provisioning.onboarding.claims import ClaimLost, ProvisioningDeferred, claim, fenced
@@ -153,6 +154,10 @@ def _provision(
     try:
         if not access_request.requester.is_active:
             raise PortalError(f"{access_request.requester} has left: nothing is provisioned.")
+        if access_request.kind == AccessRequest.Kind.EXTENSION:
+            # A later end for a grant held now: nothing changes in AWS.
+            grant_extension_apply(access_request)
+            return "active"
         account = step_iam_user(run)
         step_group(run, account)
         step_console(run, account)

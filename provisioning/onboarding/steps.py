@@ -4,9 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -16,13 +14,13 @@ from provisioning.credentials import links
 from provisioning.credentials import notifications as credential_notifications
 from provisioning.credentials.passwords import PasswordPolicy, password_generate
 from provisioning.errors import PortalError
+from provisioning.lifecycle import rules
 from provisioning.models import (
     AccessKeyRecord,
     AccessRequest,
     CredentialLink,
     Grant,
     IamAccount,
-    RoleGroup,
 )
 from provisioning.onboarding import notifications
 from provisioning.onboarding.claims import (
@@ -32,6 +30,7 @@ from provisioning.onboarding.claims import (
     fenced,
     record_step,
 )
+from provisioning.onboarding.group_policies import group_policies_verify
 
 AccessType = AccessRequest.AccessType
 Status = AccessRequest.Status
@@ -104,14 +103,27 @@ def step_group(run: Run, account: IamAccount) -> None:
     role_group = access_request.role_group
     if role_group is None or "group" in run.steps:
         return
+    if (
+        not run.created_user
+        and Grant.objects.filter(
+            iam_account=account, role_group=role_group, revoked_at__isnull=True
+        )
+        .exclude(end="")
+        .exists()
+    ):
+        # The previous grant of this role-group is still being removed from IAM: adding the
+        # membership now would be undone by that removal.
+        raise ProvisioningDeferred(f"the previous {role_group.name} access is still being removed")
     with aws.recording() as calls:
         aws.ensure_group_membership(
             account.user_name,
             role_group.iam_group_name,
             policy_arns=list(role_group.managed_policy_arns),
         )
-        attached = _verify_group_policies(role_group, account)
+        attached = group_policies_verify(role_group, account)
     with transaction.atomic():
+        started_at = timezone.now()
+        ends_on, ends_at = rules.grant_end(access_request, start=started_at)
         # A live grant of this role-group to the account (from an earlier request) is kept:
         # the partial unique constraint turns the insert into a no-op, in one statement.
         Grant.objects.bulk_create(
@@ -120,7 +132,8 @@ def step_group(run: Run, account: IamAccount) -> None:
                     iam_account=account,
                     role_group=role_group,
                     request=access_request,
-                    ends_on=access_request.end_date,
+                    ends_on=ends_on,
+                    ends_at=ends_at,
                 )
             ],
             ignore_conflicts=True,
@@ -134,38 +147,10 @@ def step_group(run: Run, account: IamAccount) -> None:
             iam_group=role_group.iam_group_name,
             role_group=role_group.name,
             policies_attached=attached,
+            started_at=started_at,
+            ends_on=ends_on,
+            ends_at=ends_at,
         )
-
-
-def _verify_group_policies(role_group: RoleGroup, account: IamAccount) -> list[str]:
-    """The IAM group holds every policy the catalogue lists (and the MFA policy) before anyone
-    is granted it: a group that exists but lacks a policy (a typo fixed in the catalogue, a
-    policy detached by hand) gets it now, and one AWS refuses fails the request, naming it.
-    Checked once per CATALOGUE_VERIFY_SECONDS per group, not on every request."""
-    fresh_after = timezone.now() - timedelta(seconds=settings.CATALOGUE_VERIFY_SECONDS)
-    if (
-        role_group.policies_verified_at is not None
-        and role_group.policies_verified_at > fresh_after
-    ):
-        return []
-    account_id = account.arn.split(":")[4] if account.arn.count(":") >= 5 else ""
-    wanted = [*role_group.managed_policy_arns]
-    if account_id:
-        wanted.append(aws.mfa_policy_arn(account_id))
-    try:
-        attached = aws.attach_missing_group_policies(role_group.iam_group_name, wanted)
-    except aws.AwsError as error:
-        if error.code in {"NoSuchEntity", "InvalidInput"}:
-            raise PortalError(
-                f"The IAM group {role_group.iam_group_name} lacks a policy of the catalogue that "
-                f"AWS will not attach ({error.message}). Fix {role_group.name}'s policy ARNs in "
-                "the catalogue (or sync it), then retry."
-            ) from None
-        raise
-    now = timezone.now()
-    RoleGroup.objects.filter(pk=role_group.pk).update(policies_verified_at=now)
-    role_group.policies_verified_at = now
-    return attached
 
 
 def _pending_link(run: Run, account: IamAccount) -> CredentialLink:

@@ -14,12 +14,13 @@ from provisioning.requests.decisions import claim_status, load_request
 
 WITHDRAWN = "withdrawn by the requester"
 REQUESTER_OFFBOARDED = "requester offboarded"
+GRANT_ENDED = "the access it would extend ended"
 
 
 def _record_cancelled(
     access_request: AccessRequest,
     *,
-    actor: User | str,
+    actor: User | str | None,
     was: str,
     reason: str,
     offboarding_id: int | None,
@@ -90,3 +91,24 @@ def access_requests_cancel_for_leaver(
         role_group = access_request.role_group.name if access_request.role_group else None
         cancelled.append({"id": access_request.pk, "role_group": role_group, "was": was})
     return cancelled
+
+
+def access_requests_cancel_for_ended_grant(
+    *, grant_id: int, actor: User | None, ip: str | None = None
+) -> list[AccessRequest]:
+    """Open extensions of a grant that is ending, cancelled in the caller's transaction: there
+    is nothing left for them to extend (the person asks anew if they still need it)."""
+    open_requests = list(
+        AccessRequest.objects.select_for_update(of=("self",))
+        .select_related("role_group")
+        .filter(grant_id=grant_id, status__in=AccessRequest.OPEN_STATUSES)
+        .order_by("pk")
+    )
+    for access_request in open_requests:
+        was = access_request.status
+        access_request.status = AccessRequest.Status.CANCELLED
+        access_request.save(update_fields=["status", "updated_at"])
+        _record_cancelled(
+            access_request, actor=actor, was=was, reason=GRANT_ENDED, offboarding_id=None, ip=ip
+        )
+    return open_requests

@@ -97,7 +97,8 @@ class AccessRequestForm(forms.Form):
         field = self.fields["role_group"]
         if not isinstance(field, RoleGroupChoiceField):  # pragma: no cover (declared above)
             raise TypeError("role_group must be a RoleGroupChoiceField")
-        field.queryset = role_groups_offered()
+        # Temporary access has its own page (provisioning/lifecycle), asked for in hours.
+        field.queryset = role_groups_offered().filter(temporary_only=False)
         field.empty_label = (
             "No new role-group: only change my access type" if has_iam_user else "Choose…"
         )

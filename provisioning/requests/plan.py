@@ -14,8 +14,9 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from accounts.models import User
-from provisioning.errors import AlreadyHeld, DuplicateOpenRequest, RequestInvalid
-from provisioning.models import AccessRequest, IamAccount, RoleGroup
+from provisioning.errors import AlreadyHeld, DuplicateOpenRequest, ExtensionOffered, RequestInvalid
+from provisioning.lifecycle import rules
+from provisioning.models import AccessRequest, Grant, IamAccount, RoleGroup
 from provisioning.requests import selectors
 from provisioning.requests.naming import iam_user_name_for, names_taken_except_by
 
@@ -29,10 +30,17 @@ KEY_TYPES = {AccessType.PROGRAMMATIC, AccessType.BOTH}
 
 @dataclass(frozen=True)
 class PlannedRequest:
-    """One request a submission will create: a role-group (or none: access type only)."""
+    """One request a submission will create: a role-group (or none: access type only); for
+    temporary access its hours; for an extension, the grant it extends."""
 
     role_group: RoleGroup | None
     end_date: date | None
+    duration_hours: int | None = None
+    grant: Grant | None = None
+
+    @property
+    def kind(self) -> str:
+        return AccessRequest.Kind.EXTENSION if self.grant else AccessRequest.Kind.GRANT
 
 
 @dataclass(frozen=True)
@@ -103,7 +111,12 @@ class RequestPlan:
             "access_type": self.access_type,
             "justification": self.justification,
             "requests": [
-                [p.role_group.pk if p.role_group else None, str(p.end_date or "")]
+                [
+                    p.role_group.pk if p.role_group else None,
+                    str(p.end_date or ""),
+                    p.duration_hours,
+                    p.grant.pk if p.grant else None,
+                ]
                 for p in self.requests
             ],
             "copied_from": self.copied_from.pk if self.copied_from else None,
@@ -124,6 +137,10 @@ class PlanChanged(RequestInvalid):
 
 
 def _end_date_for(role_group: RoleGroup, end_date: date | None, today: date) -> date | None:
+    if role_group.temporary_only:
+        raise RequestInvalid(
+            f"{role_group.name} is temporary access: ask for it under Temporary access."
+        )
     if end_date is not None and end_date < today:
         raise RequestInvalid("The end date cannot be in the past.")
     if role_group.max_duration_days is None:
@@ -168,6 +185,57 @@ def _check_justification(justification: str) -> str:
     return text
 
 
+def _refuse_held(role_group: RoleGroup, grant: Grant) -> None:
+    if grant.state != Grant.State.ACTIVE:
+        raise AlreadyHeld(
+            f"Your {role_group.name} access is being removed: ask again once it has gone."
+        )
+    if grant.ends_on is None:
+        raise AlreadyHeld(f"You already have {role_group.name} (IAM user {grant.iam_account}).")
+    until = f"{grant.ends_at:%d %b %Y, %H:%M}" if grant.ends_at else f"{grant.ends_on:%d %b %Y}"
+    raise ExtensionOffered(
+        f"You already have {role_group.name} until {until}: ask to extend it instead.",
+        grant_id=grant.pk,
+    )
+
+
+def _extension(
+    grant: Grant,
+    held: dict[int, Grant],
+    open_by_group: dict[int, AccessRequest],
+    end_date: date | None,
+    duration_hours: int | None,
+    today: date,
+) -> PlannedRequest:
+    """An extension of a grant the requester holds now (as read again here), to a later end."""
+    role_group = grant.role_group
+    if held.get(role_group.pk) is None or held[role_group.pk].pk != grant.pk:
+        raise RequestInvalid("You can only extend access you hold now.")
+    grant = held[role_group.pk]
+    if grant.ends_on is None:
+        raise RequestInvalid(f"Your {role_group.name} access has no end date to extend.")
+    if not role_group.active:
+        raise RequestInvalid(f"{role_group.name} is no longer offered: it cannot be extended.")
+    if grant.state != Grant.State.ACTIVE:
+        raise RequestInvalid(
+            f"Your {role_group.name} access is being removed: it cannot be extended."
+        )
+    if role_group.pk in open_by_group:
+        existing = open_by_group[role_group.pk]
+        raise DuplicateOpenRequest(
+            f"You already have an open request for {role_group.name} "
+            f"(#{existing.pk}, {existing.get_status_display().lower()})."
+        )
+    if role_group.temporary_only:
+        if end_date is not None:
+            raise RequestInvalid("Temporary access ends after its hours: leave the end date.")
+        hours = rules.temporary_hours(role_group, duration_hours)
+        return PlannedRequest(role_group, None, duration_hours=hours, grant=grant)
+    return PlannedRequest(
+        role_group, rules.extension_end_date(role_group, grant, end_date, today), grant=grant
+    )
+
+
 def access_request_plan(
     *,
     requester: User,
@@ -176,18 +244,24 @@ def access_request_plan(
     role_group: RoleGroup | None = None,
     colleague: User | None = None,
     end_date: date | None = None,
+    duration_hours: int | None = None,
+    extends: Grant | None = None,
 ) -> RequestPlan:
     """Work out what a submission would create, refusing what the rules do not allow.
 
-    Either a role-group, or a colleague whose live role-groups are copied (one request per
-    group, skipping those held or already asked for), or neither: then only the access type of
-    the requester's existing IAM user changes."""
+    Either a role-group (for temporary access, with its hours), or a grant to extend, or a
+    colleague whose live role-groups are copied (one request per group, skipping those held
+    or already asked for), or neither: then only the access type of the requester's existing
+    IAM user changes. A role-group held until an end date is offered as an extension."""
     if not requester.is_active:
         raise RequestInvalid("Only active people can request access.")
     if access_type not in AccessType.values:
         raise RequestInvalid("Choose console, programmatic or both.")
     if role_group is not None and colleague is not None:
         raise RequestInvalid("Choose a role-group or a colleague to copy, not both.")
+    asked_for = extends.role_group if extends is not None else role_group
+    if duration_hours is not None and (asked_for is None or not asked_for.temporary_only):
+        raise RequestInvalid("Only temporary access is asked for in hours.")
     text = _check_justification(justification)
     today = timezone.localdate()
     account = selectors.live_iam_account_of(requester)
@@ -218,6 +292,8 @@ def access_request_plan(
                 skipped.append((group.name, "no longer offered"))
             elif group.synced_at is None:
                 skipped.append((group.name, "not ready yet"))
+            elif group.temporary_only:
+                skipped.append((group.name, "temporary access: ask for it yourself"))
             elif group.pk in held:
                 skipped.append((group.name, "you already have it"))
             elif group.pk in open_by_group:
@@ -229,6 +305,9 @@ def access_request_plan(
                 f"Nothing to request: you already have or have asked for every role-group "
                 f"{colleague} holds."
             )
+    elif extends is not None:
+        planned.append(_extension(extends, held, open_by_group, end_date, duration_hours, today))
+        access_type = current or access_type
     elif role_group is not None:
         if not role_group.active:
             raise RequestInvalid(f"{role_group.name} is no longer offered.")
@@ -238,16 +317,20 @@ def access_request_plan(
                 "before it can be requested."
             )
         if role_group.pk in held:
-            raise AlreadyHeld(
-                f"You already have {role_group.name} (IAM user {held[role_group.pk].iam_account})."
-            )
+            _refuse_held(role_group, held[role_group.pk])
         if role_group.pk in open_by_group:
             existing = open_by_group[role_group.pk]
             raise DuplicateOpenRequest(
                 f"You already have an open request for {role_group.name} "
                 f"(#{existing.pk}, {existing.get_status_display().lower()})."
             )
-        planned.append(PlannedRequest(role_group, _end_date_for(role_group, end_date, today)))
+        if role_group.temporary_only:
+            if end_date is not None:
+                raise RequestInvalid("Temporary access ends after its hours: leave the end date.")
+            hours = rules.temporary_hours(role_group, duration_hours)
+            planned.append(PlannedRequest(role_group, None, duration_hours=hours))
+        else:
+            planned.append(PlannedRequest(role_group, _end_date_for(role_group, end_date, today)))
     else:
         if account is None:
             raise RequestInvalid("Choose a role-group: you have no IAM user yet.")

@@ -12,6 +12,7 @@ from django.utils import timezone
 from accounts import roles
 from accounts.models import User
 from accounts.selectors import org_chart_cutoff
+from provisioning.lifecycle.selectors import grants_history_prefetches
 from provisioning.models import (
     AccessRequest,
     Approval,
@@ -103,7 +104,7 @@ def open_requests_of(person: User) -> QuerySet[AccessRequest]:
 
 def _with_decisions(queryset: QuerySet[AccessRequest]) -> QuerySet[AccessRequest]:
     return queryset.select_related(
-        "requester", "role_group", "copied_from", "first_approver"
+        "requester", "role_group", "copied_from", "first_approver", "grant"
     ).prefetch_related(Prefetch("approvals", queryset=Approval.objects.select_related("approver")))
 
 
@@ -158,18 +159,11 @@ def has_request_in_flight(person: User) -> bool:
 
 
 def iam_accounts_of(person: User) -> QuerySet[IamAccount]:
+    """The person's IAM users, each with its `live_grants` and latest `past_grants`."""
     return (
         IamAccount.objects.filter(owner=person)
         .exclude(status=IamAccount.Status.DELETED)
-        .prefetch_related(
-            Prefetch(
-                "grants",
-                queryset=Grant.objects.filter(revoked_at__isnull=True)
-                .select_related("role_group")
-                .order_by("role_group__name"),
-                to_attr="live_grants",
-            )
-        )
+        .prefetch_related(*grants_history_prefetches())
     )
 
 

@@ -11,7 +11,7 @@ import audit
 from accounts.models import User
 from common.locks import LockKey, xact_lock
 from provisioning.errors import DuplicateOpenRequest
-from provisioning.models import AccessRequest, RoleGroup
+from provisioning.models import AccessRequest, Grant, RoleGroup
 from provisioning.requests import notifications
 from provisioning.requests.plan import PlanChanged, access_request_plan
 
@@ -24,6 +24,8 @@ def access_request_submit(
     role_group: RoleGroup | None = None,
     colleague: User | None = None,
     end_date: date | None = None,
+    duration_hours: int | None = None,
+    extends: Grant | None = None,
     reviewed_digest: str | None = None,
     ip: str | None = None,
 ) -> list[AccessRequest]:
@@ -45,6 +47,8 @@ def access_request_submit(
             role_group=role_group,
             colleague=colleague,
             end_date=end_date,
+            duration_hours=duration_hours,
+            extends=extends,
         )
         if reviewed_digest is not None and not constant_time_compare(
             reviewed_digest, plan.digest()
@@ -61,6 +65,9 @@ def access_request_submit(
                         previous_access_type=plan.current_access_type,
                         justification=plan.justification,
                         end_date=planned.end_date,
+                        kind=planned.kind,
+                        grant=planned.grant,
+                        duration_hours=planned.duration_hours,
                         copied_from=plan.copied_from,
                         iam_account=plan.existing_account,
                         iam_user_name=plan.iam_user_name,
@@ -85,6 +92,9 @@ def access_request_submit(
                     "first_approver": plan.approver.email if plan.approver else None,
                     "route": plan.route,
                     "end_date": planned.end_date,
+                    "kind": planned.kind,
+                    "extends_grant": planned.grant.pk if planned.grant else None,
+                    "duration_hours": planned.duration_hours,
                     "copied_from": plan.copied_from.email if plan.copied_from else None,
                 },
                 ip=ip,

@@ -16,7 +16,8 @@ from accounts import roles
 from accounts.http import AuthenticatedHttpRequest
 from common.http import client_ip
 from provisioning.catalogue.selectors import role_groups_offered
-from provisioning.errors import AlreadyDecided, DecisionNotAllowed, PortalError
+from provisioning.errors import AlreadyDecided, DecisionNotAllowed, ExtensionOffered, PortalError
+from provisioning.lifecycle.grant_views import extension_offer
 from provisioning.models import AccessRequest, IamAccount
 from provisioning.requests import selectors
 from provisioning.requests.cancel import access_request_cancel
@@ -102,7 +103,7 @@ def _render_form(
         {
             "form": form,
             "iam_account": account,
-            "role_groups": role_groups_offered(),
+            "role_groups": role_groups_offered().filter(temporary_only=False),
             "first_stage": selectors.first_stage_route(request.user),
         },
     )
@@ -159,6 +160,8 @@ def request_access(request: AuthenticatedHttpRequest) -> HttpResponse:
     except PlanChanged as changed:
         messages.warning(request, str(changed))
         return _render_review(request, form, changed.plan)
+    except ExtensionOffered as offered:
+        return extension_offer(request, offered)
     except PortalError as error:
         form.add_error(None, str(error))
         return _render_form(request, form, account)

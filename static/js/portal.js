@@ -55,3 +55,8 @@ document.addEventListener("click", (event) => {
   link.remove();
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 });
+
+// Print buttons (the access review report): the browser's print dialog also saves as PDF.
+document.addEventListener("click", (event) => {
+  if (event.target.closest("[data-print]")) window.print();
+});

@@ -18,9 +18,12 @@ from accounts import roles
 from tests.factories import (
     AccessKeyRecordFactory,
     AccessRequestFactory,
+    AccessReviewFactory,
     DriftFindingFactory,
+    GrantFactory,
     IamAccountFactory,
     OffboardingFactory,
+    ReviewItemFactory,
     ScimTokenFactory,
 )
 
@@ -72,6 +75,11 @@ def _assert_status(access_request: Any, status: str) -> None:
 def _assert_token_revoked(token: Any, revoked: bool) -> None:
     token.refresh_from_db()
     assert (token.revoked_at is not None) is revoked
+
+
+def _assert_review_decision(item: Any, decision: str) -> None:
+    item.refresh_from_db()
+    assert item.decision == decision
 
 
 def _assert_offboarding_status(offboarding: Any, status: str) -> None:
@@ -168,6 +176,38 @@ MATRIX: dict[str, Row] = {
     "scim_api": Row(everyone(UNAUTHORIZED), kwargs=lambda o: {"path": "Users"}),
     # No identity provider is configured here: nothing to sign out of.
     "sso_logout": Row(everyone(NOT_FOUND), method="post", kwargs=lambda o: {"provider_id": "sso"}),
+    # Access over time: one's own grant is extended or given up by its holder only (to anyone
+    # else it does not exist); a report's grant is revoked by their manager or a security admin.
+    "grants_held": Row(only({"manager", "security"})),
+    "grant_extend": Row(signed_in(NOT_FOUND, employee=OK), kwargs=lambda o: {"pk": o["grant"].pk}),
+    "grant_relinquish": Row(
+        signed_in(NOT_FOUND, employee=OK), kwargs=lambda o: {"pk": o["grant"].pk}
+    ),
+    "grant_revoke": Row(only({"manager", "security"}), kwargs=lambda o: {"pk": o["grant"].pk}),
+    "request_elevation": Row(signed_in(OK)),
+    "my_reviews": Row(signed_in(OK)),
+    # Deciding a review item: its reviewer (the holder's manager) only; anyone else is refused
+    # with a message and nothing changes.
+    "review_item_decide": Row(
+        signed_in(REDIRECT),
+        method="post",
+        kwargs=lambda o: {"pk": o["review_item"].pk},
+        data={"decision": "keep"},
+        after=lambda o, role: _assert_review_decision(
+            o["review_item"], "keep" if role == "manager" else ""
+        ),
+    ),
+    "access_reviews": Row(only({"security", "auditor"})),
+    "access_review_new": Row(only({"security"})),
+    "access_review_detail": Row(
+        only({"security", "auditor"}), kwargs=lambda o: {"pk": o["review_item"].campaign_id}
+    ),
+    "access_review_report": Row(
+        only({"security", "auditor"}), kwargs=lambda o: {"pk": o["review_item"].campaign_id}
+    ),
+    "access_review_report_csv": Row(
+        only({"security", "auditor"}), kwargs=lambda o: {"pk": o["review_item"].campaign_id}
+    ),
     "audit_log": Row(only({"security", "auditor"})),
     # Guardrails (issue 11): each person's own MFA and keys; the rest for security admins.
     "guardrails_my_credentials": Row(signed_in(OK)),
@@ -347,8 +387,20 @@ def matrix_objects(people: dict[str, Any]) -> dict[str, Any]:
         started_by=people["hr"],
         status=Offboarding.Status.AWAITING_CONFIRMATION,
     )
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    grant = GrantFactory(
+        iam_account=account, role_group=analysts, ends_on=timezone.localdate() + timedelta(30)
+    )
+    review_item = ReviewItemFactory(
+        campaign=AccessReviewFactory(started_by=people["security"]), grant=grant
+    )
     return {
         "scim_token": ScimTokenFactory(),
+        "grant": grant,
+        "review_item": review_item,
         "privileged_offboarding": privileged,
         "people": people,
         "pending_request": pending,

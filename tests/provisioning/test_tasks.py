@@ -29,6 +29,10 @@ def test_every_task_of_ours_has_a_soft_and_a_hard_time_limit() -> None:
         "provisioning.tasks.run_guardrail",
         "provisioning.tasks.sweep_key_rotations",
         "provisioning.tasks.run_daily_guardrails",
+        "provisioning.tasks.end_grants",
+        "provisioning.tasks.end_due_grants",
+        "provisioning.tasks.start_access_review",
+        "provisioning.tasks.apply_access_review_deadlines",
     }
     for name, task in found.items():
         assert task.soft_time_limit and task.time_limit, name
@@ -43,7 +47,10 @@ def test_the_work_that_changes_aws_takes_its_limits_and_retries_from_settings() 
     assert teardown.soft_time_limit == settings.OFFBOARDING_SOFT_TIME_LIMIT
     assert teardown.time_limit == settings.OFFBOARDING_TIME_LIMIT
     assert teardown.max_retries == settings.OFFBOARDING_MAX_RETRIES
-    for task in (provision, teardown, tasks.rotate_access_key, tasks.run_guardrail):
+    removal = tasks.end_grants
+    assert removal.time_limit == settings.CELERY_TASK_TIME_LIMIT
+    assert removal.max_retries == settings.LIFECYCLE_MAX_RETRIES
+    for task in (provision, teardown, removal, tasks.rotate_access_key, tasks.run_guardrail):
         assert task.acks_late and task.reject_on_worker_lost
     assert tasks.rotate_access_key.max_retries == settings.GUARDRAILS_MAX_RETRIES
     assert tasks.run_guardrail.max_retries == settings.GUARDRAILS_MAX_RETRIES
@@ -60,6 +67,8 @@ def test_the_queue_hands_work_to_the_registered_tasks() -> None:
     assert queue._job(queue.TEARDOWN) is tasks.teardown_offboarding
     assert queue._job(queue.ROTATE_KEY) is tasks.rotate_access_key
     assert queue._job(queue.GUARDRAIL_RUN) is tasks.run_guardrail
+    assert queue._job(queue.END_GRANTS) is tasks.end_grants
+    assert queue._job(queue.REVIEW_START) is tasks.start_access_review
 
 
 def test_an_unregistered_job_is_a_clear_error() -> None:

@@ -28,7 +28,7 @@ def _give_access(person: User) -> IamAccount:
     return account
 
 
-def test_the_panel_shows_iam_accounts_with_live_role_groups_only(
+def test_the_panel_shows_live_role_groups_as_held_and_ended_ones_as_history(
     hr_client: Client, employee: Any
 ) -> None:
     account = _give_access(employee)
@@ -36,10 +36,12 @@ def test_the_panel_shows_iam_accounts_with_live_role_groups_only(
     [shown] = response.context["iam_accounts"]
     assert shown.user_name == account.user_name
     assert [grant.role_group.name for grant in shown.live_grants] == ["Developers"]
+    assert [grant.role_group.name for grant in shown.past_grants] == ["Analysts"]
     page = response.content.decode()
     assert account.user_name in page
-    assert "Developers" in page
-    assert "Analysts" not in page
+    held, _, history = page.partition("Past role-groups")
+    assert "Developers" in held and "Analysts" not in held
+    assert "Analysts" in history
     # The fragment alone, for htmx to swap in: no second page layout.
     assert "<html" not in page
 
@@ -82,8 +84,9 @@ def test_the_panel_uses_the_same_number_of_queries_for_1_or_50_iam_users(
     boss = UserFactory()
     for _ in range(size):
         GrantFactory(iam_account=IamAccountFactory(owner=boss))
-    # 10: the page's own, plus HR's banner of leavers from the identity provider (base.html).
-    with django_assert_max_num_queries(10):
+    # The page's own, HR's banner of leavers from the identity provider (base.html), and
+    # two that read each account's past grants and the open extensions of its live ones.
+    with django_assert_max_num_queries(12):
         response = hr_client.get(reverse("person_access", args=[boss.pk]))
     assert response.status_code == 200
     assert len(response.context["iam_accounts"]) == size

@@ -113,7 +113,7 @@ def test_the_page_polls_only_while_a_request_is_being_provisioned(client, employ
     assert 'hx-trigger="every 3s"' not in text(client.get(PARTIAL))
 
 
-def test_iam_users_and_their_live_role_groups_are_shown(client, employee):
+def test_iam_users_show_their_live_role_groups_and_ended_ones_as_history(client, employee):
     account = IamAccountFactory(owner=employee, user_name="erin")
     GrantFactory(iam_account=account, role_group=RoleGroupFactory(name="Held (test)"))
     GrantFactory(
@@ -126,8 +126,9 @@ def test_iam_users_and_their_live_role_groups_are_shown(client, employee):
     page = text(client.get(URL))
 
     assert "erin" in page
-    assert "Held (test)" in page
-    assert "Revoked (test)" not in page
+    held, _, history = page.partition("Past role-groups")
+    assert "Held (test)" in held and "Revoked (test)" not in held
+    assert "Revoked (test)" in history
 
 
 def test_a_credential_link_waiting_says_check_your_email_and_nothing_more(client, employee):
