@@ -28,8 +28,9 @@ from django import forms
 from django.conf import settings
 from django.http import HttpRequest
 from django.shortcuts import render
+from django.urls import reverse
 
-from accounts import roles, sso
+from accounts import sso
 from accounts.models import User
 from accounts.selectors import email_domain_problem
 from accounts.services import person_signed_up
@@ -145,7 +146,8 @@ class PortalAccountAdapter(DefaultAccountAdapter):
         super().send_mail(template_prefix, email, {"current_site": site, **context})
 
     def get_login_redirect_url(self, request: HttpRequest) -> str:
-        return roles.home_url_for(request.user)
+        # Everyone lands on their home page: the figures of each of their roles.
+        return reverse("home")
 
     # Failed sign-ins are limited per account *and address* (ACCOUNT_RATE_LIMITS'
     # "login_failed"), so someone guessing from one place cannot lock the account for its

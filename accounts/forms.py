@@ -4,7 +4,7 @@ from typing import Any
 
 from django import forms
 
-from accounts.models import User
+from accounts.models import ApprovalEmails, User
 from accounts.selectors import manager_problem, person_by_email
 
 IMPORT_MAX_BYTES = 2 * 1024 * 1024
@@ -72,3 +72,11 @@ class PeopleImportForm(forms.Form):
         if upload.size > IMPORT_MAX_BYTES:
             raise forms.ValidationError(self._too_large_message())
         return upload.read()
+
+
+class PreferencesForm(forms.Form):
+    approval_emails = forms.ChoiceField(
+        label="When requests wait for my decision, send me",
+        choices=ApprovalEmails.choices,
+        widget=forms.RadioSelect,
+    )

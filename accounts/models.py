@@ -35,6 +35,11 @@ class EmploymentStatus(models.TextChoices):
     LEFT = "left", "Left"
 
 
+class ApprovalEmails(models.TextChoices):
+    EACH = "each", "An email for each request"
+    DAILY = "daily", "One digest a day"
+
+
 class User(AbstractBaseUser, PermissionsMixin):
     """A person in the organisation. Signs in with their email; never deleted, only offboarded."""
 
@@ -57,6 +62,10 @@ class User(AbstractBaseUser, PermissionsMixin):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     placed_at = models.DateTimeField(null=True, blank=True)
+    # How an approver hears of requests waiting for them.
+    approval_emails = models.CharField(
+        max_length=8, choices=ApprovalEmails.choices, default=ApprovalEmails.EACH
+    )
 
     objects = UserManager()
 

@@ -20,7 +20,7 @@ import audit
 from accounts import roles
 from accounts.errors import NotAllowed, PeopleError
 from accounts.events import org_chart_changed
-from accounts.models import EmploymentStatus, User
+from accounts.models import ApprovalEmails, EmploymentStatus, User
 from accounts.selectors import email_domain_problem, manager_problem
 
 # How a change reached the directory, as the audit trail says it.
@@ -237,3 +237,26 @@ def reports_reassign(
         )
     announce_org_chart_change(reports, actor=placer, ip=ip)
     return reports
+
+
+# --- A person's own preferences -------------------------------------------------------------
+
+
+def preferences_update(*, person: User, approval_emails: str, ip: str | None = None) -> bool:
+    """How the person hears of requests waiting for them. False when nothing changed."""
+    if approval_emails not in ApprovalEmails.values:
+        raise PeopleError("Choose an email for each request, or one digest a day.")
+    if person.approval_emails == approval_emails:
+        return False
+    with transaction.atomic():
+        before = person.approval_emails
+        person.approval_emails = approval_emails
+        person.save(update_fields=["approval_emails"])
+        audit.record(
+            "person.preferences_updated",
+            actor=person,
+            target=person.audit_target,
+            data={"approval_emails": [before, approval_emails]},
+            ip=ip,
+        )
+    return True

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from accounts import people_import as people_import_service
 from accounts import roles, selectors, services
 from accounts.errors import ImportRejected, PeopleError
-from accounts.forms import IMPORT_MAX_BYTES, PeopleImportForm, PersonEditForm
+from accounts.forms import IMPORT_MAX_BYTES, PeopleImportForm, PersonEditForm, PreferencesForm
 from accounts.http import AuthenticatedHttpRequest
 from accounts.uploads import LimitedUpload
 from common.http import client_ip
@@ -135,3 +135,25 @@ def _people_import(request: AuthenticatedHttpRequest, limited: LimitedUpload) ->
         {"form": form, "problems": problems, "rejection": rejection},
         status=400 if problems else 200,
     )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def preferences(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """A person's own preferences: how they hear of requests waiting for their decision."""
+    form = PreferencesForm(
+        request.POST or None, initial={"approval_emails": request.user.approval_emails}
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            changed = services.preferences_update(
+                person=request.user,
+                approval_emails=form.cleaned_data["approval_emails"],
+                ip=client_ip(request),
+            )
+        except PeopleError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, "Saved." if changed else "Nothing changed.")
+            return redirect("preferences")
+    return render(request, "accounts/preferences.html", {"form": form})

@@ -144,6 +144,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.portal",
             ],
+            # Every template shows time the same way (portal/templatetags/portal_time.py).
+            "builtins": ["portal.templatetags.portal_time"],
         },
     },
 ]
@@ -478,6 +480,10 @@ CELERY_BEAT_SCHEDULE["send-approval-reminders"] = {
     "task": "provisioning.tasks.send_approval_reminders",
     "schedule": 3600.0,
 }
+CELERY_BEAT_SCHEDULE["send-approval-digests"] = {
+    "task": "provisioning.tasks.send_approval_digests",
+    "schedule": 3600.0,
+}
 
 # Provisioning (provisioning/onboarding). A run's claim on a request lapses this long
 # after its last recorded step. It must outlast the task's hard time limit, so that a lapsed
@@ -671,6 +677,8 @@ CELERY_BEAT_SCHEDULE["sweep-uncollected-links"] = {
     "schedule": float(env_int("CREDENTIAL_SWEEP_SECONDS", 3600)),
 }
 APPROVAL_REMINDER_HOURS = env_int("APPROVAL_REMINDER_HOURS", 24)
+# Approvers who chose one daily digest get it at this hour (TIME_ZONE) or the first run after.
+APPROVAL_DIGEST_HOUR = env_int("APPROVAL_DIGEST_HOUR", 8)
 # Provisioning checks a role-group's IAM group holds its catalogue policies at most this often.
 CATALOGUE_VERIFY_SECONDS = env_int("CATALOGUE_VERIFY_SECONDS", 600)
 

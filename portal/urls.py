@@ -4,6 +4,7 @@ from django.conf import settings
 from django.urls import include, path, re_path
 
 from accounts import sso_views
+from accounts import views as people_views
 from portal import views
 from provisioning.scim.api import scim_api
 
@@ -12,6 +13,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     # Before allauth's own: people do not manage their email addresses (see the view).
     path("accounts/email/", views.email_managed_by_hr, name="account_email"),
+    path("accounts/preferences/", people_views.preferences, name="preferences"),
     path("accounts/sso/<str:provider_id>/logout/", sso_views.sso_logout, name="sso_logout"),
     path("accounts/", include("allauth.urls")),
     # The identity provider's SCIM 2.0 client: bearer tokens, no session (provisioning/scim).

@@ -13,12 +13,20 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from accounts import roles
+from accounts.http import AuthenticatedHttpRequest
 from portal.health import health
+from provisioning.operations.selectors import home_counts
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
-    return redirect(roles.home_url_for(request.user))
+@require_GET
+def home(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Each person's home: the figures of every role they have, each a link to act on it."""
+    return render(
+        request,
+        "portal/home.html",
+        {"counts": home_counts(request.user), "role_home": roles.home_url_for(request.user)},
+    )
 
 
 def _may_see_health_details(request: HttpRequest) -> bool:

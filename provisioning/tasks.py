@@ -36,6 +36,7 @@ from provisioning.offboarding.verify import offboarding_give_up
 from provisioning.onboarding.claims import ProvisioningDeferred
 from provisioning.onboarding.run import access_request_provision, access_request_provision_crashed
 from provisioning.onboarding.sweep import stuck_requests_sweep
+from provisioning.requests.digest import approval_digests_send
 from provisioning.requests.reminders import approval_reminders_send
 
 logger = logging.getLogger(__name__)
@@ -127,6 +128,15 @@ def sweep_uncollected_links() -> int:
 
 
 # --- Approval reminders ---------------------------------------------------------------------
+
+
+@shared_task(
+    soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
+    time_limit=settings.CELERY_TASK_TIME_LIMIT,
+)
+def send_approval_digests() -> int:
+    """Hourly (beat): today's digest to approvers who chose one (once a day each)."""
+    return len(approval_digests_send())
 
 
 @shared_task(

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from provisioning.models import AccessRequest, CredentialLink, IamAccount
+from accounts import roles
+from accounts.models import User
+from audit.models import AuditEvent
+from provisioning.models import AccessRequest, CredentialLink, IamAccount, Offboarding
+from provisioning.offboarding.selectors import UNFINISHED_STATUSES
 from provisioning.onboarding.selectors import stuck_requests
+from provisioning.requests.selectors import requests_awaiting_decision_by
 
 Status = AccessRequest.Status
 
@@ -52,3 +58,77 @@ def iam_accounts_matching(query: str, *, limit: int = 20) -> list[IamAccount]:
         .select_related("owner")
         .order_by("user_name")[:limit]
     )
+
+
+# --- Each role's home page ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HomeCount:
+    """One figure on a person's home page: what it counts, how many, where to act on it."""
+
+    label: str
+    count: int
+    url_name: str
+    urgent: bool = False
+
+
+def home_counts(user: User) -> list[HomeCount]:
+    """The figures of every role the person has, one query each."""
+    counts = [
+        HomeCount(
+            "My open requests",
+            AccessRequest.objects.filter(
+                requester=user, status__in=AccessRequest.OPEN_STATUSES
+            ).count(),
+            "my_access",
+        ),
+        HomeCount(
+            "Credentials waiting for me",
+            CredentialLink.objects.filter(
+                recipient=user,
+                revealed_at__isnull=True,
+                revoked_at__isnull=True,
+                expires_at__gt=timezone.now(),
+            ).count(),
+            "my_access",
+            urgent=True,
+        ),
+    ]
+    if roles.is_manager(user) or roles.is_security_admin(user):
+        counts.append(
+            HomeCount(
+                "Approvals waiting for me",
+                requests_awaiting_decision_by(user).count(),
+                "approvals",
+                urgent=True,
+            )
+        )
+    if roles.is_security_admin(user):
+        counts.append(
+            HomeCount(
+                "Provisioning needing attention",
+                requests_needing_attention().count(),
+                "operations",
+                urgent=True,
+            )
+        )
+    if roles.is_hr(user) or roles.is_security_admin(user):
+        counts.append(
+            HomeCount(
+                "Offboardings in progress",
+                Offboarding.objects.filter(status__in=UNFINISHED_STATUSES).count(),
+                "people_directory" if roles.is_hr(user) else "operations",
+            )
+        )
+    if roles.is_auditor(user):
+        counts.append(
+            HomeCount(
+                "Audit events in the last 24 hours",
+                AuditEvent.objects.filter(
+                    created_at__gte=timezone.now() - timedelta(days=1)
+                ).count(),
+                "audit_log",
+            )
+        )
+    return counts

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from accounts.models import User
+from accounts.models import ApprovalEmails, User
 from accounts.selectors import security_admins
 from common.emails import send_templated_email
 from provisioning.models import AccessRequest, Approval
@@ -19,8 +19,15 @@ def _security_deciders(requester: User, *, excluding: tuple[int, ...] = ()) -> l
     return [
         admin.email
         for admin in security_admins()
-        if admin.pk not in excluding and selectors.may_decide_for(admin, requester)
+        if admin.pk not in excluding
+        and selectors.may_decide_for(admin, requester)
+        and wants_each_email(admin)
     ]
+
+
+def wants_each_email(person: User) -> bool:
+    """Approvers who chose the daily digest get no email per request."""
+    return person.approval_emails != ApprovalEmails.DAILY
 
 
 def request_submitted(access_requests: Sequence[AccessRequest], *, approver: User | None) -> None:
@@ -28,7 +35,10 @@ def request_submitted(access_requests: Sequence[AccessRequest], *, approver: Use
     if not access_requests:
         return
     requester = access_requests[0].requester
-    recipients = [approver.email] if approver is not None else _security_deciders(requester)
+    if approver is not None:
+        recipients = [approver.email] if wants_each_email(approver) else []
+    else:
+        recipients = _security_deciders(requester)
     send_templated_email(
         "request_submitted",
         recipients,

@@ -13,6 +13,7 @@ from accounts.models import User
 from accounts.selectors import security_admins
 from provisioning.models import AccessRequest, Approval
 from provisioning.requests import notifications, selectors
+from provisioning.requests.notifications import wants_each_email
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +23,8 @@ Status = AccessRequest.Status
 def _reminder_recipients(access_request: AccessRequest, admins: list[User]) -> list[str]:
     approver = access_request.first_approver
     if access_request.status == Status.PENDING and approver is not None and approver.is_active:
-        return [approver.email]
+        # The daily digest already reminds those who chose it.
+        return [approver.email] if wants_each_email(approver) else []
     first = next(
         (a for a in access_request.approvals.all() if a.stage == Approval.Stage.MANAGER), None
     )
@@ -31,7 +33,9 @@ def _reminder_recipients(access_request: AccessRequest, admins: list[User]) -> l
     return [
         admin.email
         for admin in admins
-        if admin.pk not in exclude and selectors.may_decide_for(admin, requester)
+        if admin.pk not in exclude
+        and selectors.may_decide_for(admin, requester)
+        and wants_each_email(admin)
     ]
 
 

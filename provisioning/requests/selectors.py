@@ -108,6 +108,22 @@ def _with_decisions(queryset: QuerySet[AccessRequest]) -> QuerySet[AccessRequest
     ).prefetch_related(Prefetch("approvals", queryset=Approval.objects.select_related("approver")))
 
 
+def _with_what_the_requester_holds(queryset: QuerySet[AccessRequest]) -> QuerySet[AccessRequest]:
+    """Each requester's live IAM users (`live_accounts`) with their live grants
+    (`live_grants`): what the approver weighs the request against, in two queries."""
+    live_grants = (
+        Grant.objects.filter(revoked_at__isnull=True)
+        .select_related("role_group")
+        .order_by("role_group__name")
+    )
+    live_accounts = IamAccount.objects.filter(status=IamAccount.Status.ACTIVE).prefetch_related(
+        Prefetch("grants", queryset=live_grants, to_attr="live_grants")
+    )
+    return queryset.prefetch_related(
+        Prefetch("requester__iam_accounts", queryset=live_accounts, to_attr="live_accounts")
+    )
+
+
 def requests_awaiting_decision_by(user: User) -> QuerySet[AccessRequest]:
     """What `user` may decide now: the first stage of requests routed to them; and for a
     security admin, second approvals they did not give the first approval for, plus the first
@@ -122,11 +138,13 @@ def requests_awaiting_decision_by(user: User) -> QuerySet[AccessRequest]:
         decidable |= Q(status=Status.PENDING) & (
             Q(first_approver__isnull=True) | Q(first_approver__is_active=False)
         )
-    return _with_decisions(
-        AccessRequest.objects.filter(decidable)
-        .exclude(requester=user)
-        .exclude(requester__placed_by=user, requester__placed_at__gte=org_chart_cutoff())
-        .order_by("submitted_at")
+    return _with_what_the_requester_holds(
+        _with_decisions(
+            AccessRequest.objects.filter(decidable)
+            .exclude(requester=user)
+            .exclude(requester__placed_by=user, requester__placed_at__gte=org_chart_cutoff())
+            .order_by("submitted_at")
+        )
     )
 
 

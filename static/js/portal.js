@@ -36,6 +36,7 @@ document.addEventListener("keydown", (event) => {
   if (!box.closest("[data-bulk-decisions]")) return;
   event.preventDefault();
   box.checked = !box.checked;
+  box.dispatchEvent(new Event("change", { bubbles: true }));
 });
 
 // --- Credentials CSV download (provisioning/credential_reveal.html) ---
@@ -59,4 +60,14 @@ document.addEventListener("click", (event) => {
 // Print buttons (the access review report): the browser's print dialog also saves as PDF.
 document.addEventListener("click", (event) => {
   if (event.target.closest("[data-print]")) window.print();
+});
+
+// Approvals: "select every request on this page" (shown only where this script runs).
+document.addEventListener("DOMContentLoaded", () => {
+  for (const all of document.querySelectorAll("[data-select-all]")) {
+    all.hidden = false;
+    all.addEventListener("change", () => {
+      for (const box of all.form.querySelectorAll("input[name=request_ids]")) box.checked = all.checked;
+    });
+  }
 });

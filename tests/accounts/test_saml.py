@@ -96,7 +96,7 @@ def test_the_sign_in_page_offers_the_saml_identity_provider(saml: str) -> None:
 
 def test_a_new_person_is_created_just_in_time_as_an_employee_only(saml: str, saml_idp: str) -> None:
     response = sign_in_with_saml(saml, saml_idp, email="robin.new@example.com")
-    assert response.url == f"{saml}{reverse('my_access')}", response.text[:800]
+    assert response.url == f"{saml}{reverse('home')}", response.text[:800]
     person = User.objects.get(email="robin.new@example.com")
     assert person.full_name == "Robin Saml"
     assert [group.name for group in person.groups.all()] == [roles.EMPLOYEES]
@@ -115,7 +115,7 @@ def test_an_imported_person_is_linked_by_email_and_signs_in_as_themselves(
     )
     person = User.objects.get(email="imported@example.com")
     response = sign_in_with_saml(saml, saml_idp, email="Imported@Example.com")
-    assert response.url == f"{saml}{reverse('my_access')}"
+    assert response.url == f"{saml}{reverse('home')}"
     assert User.objects.filter(email__iexact="imported@example.com").count() == 1
     assert SocialAccount.objects.get(user=person).uid == "Imported@Example.com"
     assert AuditEvent.objects.get(action="auth.sso_linked").actor_id == person.pk
@@ -158,7 +158,7 @@ def test_an_email_is_unverified_unless_the_idp_vouches_for_it(
     vouched = sign_in_with_saml(
         portal, saml_idp, email="casey@example.com", attributes={"email_verified": ["true"]}
     )
-    assert vouched.url == f"{portal}{reverse('my_access')}"
+    assert vouched.url == f"{portal}{reverse('home')}"
     assert User.objects.filter(email="casey@example.com").exists()
 
 
@@ -207,7 +207,7 @@ def test_an_assertion_is_accepted_once_and_only_by_the_session_that_asked(
     saml: str, saml_idp: str
 ) -> None:
     session, acs, form = at_the_acs(saml, saml_idp, email="robin@example.com")
-    assert session.post(acs, data=form, timeout=20).url == f"{saml}{reverse('my_access')}"
+    assert session.post(acs, data=form, timeout=20).url == f"{saml}{reverse('home')}"
     # The same response, replayed from another browser (or again from this one), is refused.
     for replay in (requests.Session(), session):
         response = replay.post(acs, data=form, timeout=20)
@@ -335,4 +335,4 @@ def test_the_idps_metadata_can_be_a_downloaded_file(
     ]
     assert f"form-action 'self' {saml_idp};" in policy
     response = sign_in_with_saml(portal, saml_idp, email="robin@example.com")
-    assert response.url == f"{portal}{reverse('my_access')}"
+    assert response.url == f"{portal}{reverse('home')}"

@@ -24,12 +24,13 @@ def _sign_in(client: Client, email: str, password: str = PASSWORD) -> Any:
     return client.post(reverse("account_login"), {"login": email, "password": password})
 
 
+# What each role finds on its home page: a figure naming its work, linking to where it is done.
 HOMES = {
-    "employee": "my_access",
-    "manager": "approvals",
-    "hr": "people_directory",
-    "security": "operations",
-    "auditor": "audit_log",
+    "employee": ("My open requests", "my_access"),
+    "manager": ("Approvals waiting for me", "approvals"),
+    "hr": ("Offboardings in progress", "people_directory"),
+    "security": ("Provisioning needing attention", "operations"),
+    "auditor": ("Audit events in the last 24 hours", "audit_log"),
 }
 
 
@@ -39,8 +40,13 @@ def test_each_role_signs_in_with_email_and_lands_on_its_home_page(
 ) -> None:
     response = _sign_in(client, people[role].email.upper())
     assert response.status_code == 302
-    assert response["Location"] == reverse(HOMES[role])
-    assert client.get(response["Location"]).status_code == 200
+    assert response["Location"] == reverse("home")
+    home = client.get(response["Location"])
+    assert home.status_code == 200
+    label, url_name = HOMES[role]
+    page = home.content.decode()
+    assert label in page
+    assert f'href="{reverse(url_name)}"' in page
 
 
 def test_sign_in_is_audited_with_the_person_and_ip(client: Client, employee: Any) -> None:
@@ -148,7 +154,7 @@ def test_someone_imported_by_hr_sets_a_first_password_through_forgot_password(
     _reset_password(client, "new@example.com", "my-first-passphrase")
     response = _sign_in(Client(), "new@example.com", "my-first-passphrase")
     assert response.status_code == 302
-    assert response["Location"] == reverse("my_access")
+    assert response["Location"] == reverse("home")
 
 
 def test_the_reset_email_names_the_portal_and_carries_a_link_and_no_password(

@@ -70,7 +70,7 @@ def test_the_sign_in_page_offers_the_identity_provider_first(sso: str) -> None:
 
 def test_a_new_person_is_created_just_in_time_as_an_employee_only(sso: str, idp: str) -> None:
     response = sign_in_with_idp(sso, idp, **_account("robin.new@example.com"))
-    assert response.url == f"{sso}{reverse('my_access')}", response.text[:500]
+    assert response.url == f"{sso}{reverse('home')}", response.text[:500]
     person = User.objects.get(email="robin.new@example.com")
     assert person.full_name == "Robin Idp"
     assert [group.name for group in person.groups.all()] == [roles.EMPLOYEES]
@@ -89,7 +89,7 @@ def test_an_imported_person_is_linked_by_email_and_signs_in_as_themselves(
     )
     person = User.objects.get(email="imported@example.com")
     response = sign_in_with_idp(sso, idp, **_account("Imported@Example.com"))
-    assert response.url == f"{sso}{reverse('my_access')}"
+    assert response.url == f"{sso}{reverse('home')}"
     assert User.objects.filter(email__iexact="imported@example.com").count() == 1
     link = SocialAccount.objects.get(user=person)
     assert link.uid == "sub-Imported@Example.com"

@@ -51,7 +51,7 @@ def test_a_person_signs_in_with_saml_in_a_browser_and_out_again(
     saml_next_login(saml_idp, email=email)
     page.goto(f"{portal}{reverse('account_login')}")
     page.get_by_role("button", name="Sign in with Acme SAML").click()
-    page.wait_for_url(f"{portal}{reverse('my_access')}")
+    page.wait_for_url(f"{portal}{reverse('home')}")
     assert not refused, refused
     assert page.get_by_role("heading", name="My access").is_visible()
     assert User.objects.filter(email=email).exists()
@@ -74,7 +74,7 @@ def test_a_person_signs_in_with_openid_connect_in_a_browser_and_out_of_the_provi
     )
     page.goto(f"{portal}{reverse('account_login')}")
     page.get_by_role("button", name="Sign in with Acme SSO").click()
-    page.wait_for_url(f"{portal}{reverse('my_access')}")
+    page.wait_for_url(f"{portal}{reverse('home')}")
     assert not refused, refused
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(re.compile(".*/accounts/login/$"))
