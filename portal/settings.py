@@ -520,6 +520,13 @@ CELERY_BEAT_SCHEDULE["sweep-stuck-requests"] = {
     "task": "provisioning.tasks.sweep_stuck_requests",
     "schedule": float(env_int("PROVISIONING_SWEEP_SECONDS", 60)),
 }
+# Approved this long ago and not provisioned: "taking longer than usual" on the requester's
+# page and on the operations page, and the security admins are told (checked this often).
+PROVISIONING_SLOW_SECONDS = env_int("PROVISIONING_SLOW_SECONDS", 60)
+CELERY_BEAT_SCHEDULE["notify-slow-provisioning"] = {
+    "task": "provisioning.tasks.notify_slow_provisioning",
+    "schedule": float(env_int("PROVISIONING_SLOW_CHECK_SECONDS", 20)),
+}
 CELERY_BEAT_SCHEDULE["sweep-stuck-offboardings"] = {
     "task": "provisioning.tasks.sweep_stuck_offboardings",
     "schedule": float(env_int("PROVISIONING_SWEEP_SECONDS", 60)),

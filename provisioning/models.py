@@ -58,6 +58,11 @@ class IamAccount(models.Model):
     arn = models.CharField(max_length=2048, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     created_at = models.DateTimeField(auto_now_add=True)
+    # What the daily unused-credentials run last saw in AWS (None: not checked yet), so a
+    # person's page says which credentials exist and when they were last used.
+    console_password = models.BooleanField(null=True, blank=True)
+    console_last_used_at = models.DateTimeField(null=True, blank=True)
+    usage_checked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["user_name"]
@@ -170,6 +175,9 @@ class AccessRequest(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
     provisioned_at = models.DateTimeField(null=True, blank=True)
     reminded_at = models.DateTimeField(null=True, blank=True)
+    # Approved over PROVISIONING_SLOW_SECONDS ago and not active yet: the security admins were
+    # told then (once per request).
+    slow_notified_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -318,6 +326,9 @@ class AccessKeyRecord(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # As the daily unused-credentials run last saw it in AWS.
+    active = models.BooleanField(default=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.access_key_id

@@ -35,6 +35,7 @@ from provisioning.offboarding.teardown import offboarding_teardown
 from provisioning.offboarding.verify import offboarding_give_up
 from provisioning.onboarding.claims import ProvisioningDeferred
 from provisioning.onboarding.run import access_request_provision, access_request_provision_crashed
+from provisioning.onboarding.slow import slow_provisioning_notify
 from provisioning.onboarding.sweep import stuck_requests_sweep
 from provisioning.requests.digest import approval_digests_send
 from provisioning.requests.reminders import approval_reminders_send
@@ -112,6 +113,16 @@ def sweep_stuck_requests() -> int:
     """Beat, every PROVISIONING_SWEEP_SECONDS: re-enqueue requests stuck in approved (their
     task was lost) or provisioning (their worker died)."""
     return len(stuck_requests_sweep())
+
+
+@shared_task(
+    soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
+    time_limit=settings.CELERY_TASK_TIME_LIMIT,
+)
+def notify_slow_provisioning() -> int:
+    """Beat, every PROVISIONING_SLOW_CHECK_SECONDS: tell the security admins, once, of each
+    request approved over PROVISIONING_SLOW_SECONDS ago and not provisioned yet."""
+    return len(slow_provisioning_notify())
 
 
 # --- Credential links -----------------------------------------------------------------------

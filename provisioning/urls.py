@@ -11,7 +11,7 @@ from provisioning.scim import views as scim
 
 urlpatterns = [
     path("", requests.my_access, name="my_access"),
-    path("requests/", requests.my_access_requests, name="my_access_requests"),
+    path("live/", requests.my_access_live, name="my_access_live"),
     path(
         "requests/<int:pk>/cancel/",
         requests.access_request_cancel_view,

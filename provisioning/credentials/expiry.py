@@ -21,7 +21,7 @@ from accounts.selectors import security_admin_emails
 from common.emails import send_templated_email
 from provisioning import aws
 from provisioning.credentials.links import link_target
-from provisioning.models import CredentialLink
+from provisioning.models import AccessKeyRecord, CredentialLink
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +71,7 @@ def _deactivate_key(link: CredentialLink, *, now: datetime) -> None:
         logger.warning("link %s: AWS would not deactivate its key (%s); next sweep", link.pk, error)
         return
     with transaction.atomic():
+        AccessKeyRecord.objects.filter(access_key_id=link.access_key_id).update(active=False)
         if (
             CredentialLink.objects.filter(pk=link.pk, key_deactivated_at__isnull=True).update(
                 key_deactivated_at=now

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import User
+from common import time
 
 _CODE = re.compile(r"^\d{6}$")
 
@@ -73,7 +74,7 @@ class DriftAcceptForm(ReasonForm):
         latest = today + timedelta(days=settings.DRIFT_ACCEPT_MAX_DAYS)
         if not today < until <= latest:
             raise forms.ValidationError(
-                f"Pick a date after today and no later than {latest:%d %b %Y}."
+                f"Pick a date after today and no later than {time.day(latest)}."
             )
         return until
 

@@ -45,6 +45,7 @@ def key_age_check_account(*, account: IamAccount, now: datetime) -> dict[str, in
         if age >= limit:
             with aws.recording() as calls:
                 aws.deactivate_access_key(account.user_name, key.access_key_id)
+            AccessKeyRecord.objects.filter(access_key_id=key.access_key_id).update(active=False)
             if notice_once(
                 account=account,
                 kind=Kind.KEY_AGE_DEACTIVATED,

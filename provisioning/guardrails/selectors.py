@@ -19,7 +19,7 @@ from provisioning.guardrails.models import (
     KeyRotation,
     MfaEnrolment,
 )
-from provisioning.models import AccessKeyRecord, IamAccount
+from provisioning.models import AccessKeyRecord, AccessRequest, IamAccount
 
 HISTORY_POINTS = 30
 
@@ -33,7 +33,15 @@ def credentials_of(person: User) -> QuerySet[IamAccount]:
                 MfaEnrolment.objects.filter(
                     iam_account=OuterRef("pk"), status=MfaEnrolment.Status.ENABLED
                 )
-            )
+            ),
+            # What the portal last provisioned, until the daily run has looked in AWS.
+            access_type_now=Subquery(
+                AccessRequest.objects.filter(
+                    iam_account=OuterRef("pk"), status=AccessRequest.Status.ACTIVE
+                )
+                .order_by("-provisioned_at", "-pk")
+                .values("access_type")[:1]
+            ),
         )
         .prefetch_related(
             Prefetch(

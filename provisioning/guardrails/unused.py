@@ -19,7 +19,7 @@ from provisioning import aws
 from provisioning.guardrails import notifications
 from provisioning.guardrails.models import GuardrailNotice
 from provisioning.guardrails.notices import notice_once
-from provisioning.models import IamAccount
+from provisioning.models import AccessKeyRecord, IamAccount
 
 Kind = GuardrailNotice.Kind
 CONSOLE = "console"
@@ -68,6 +68,24 @@ def _record_disabled(
     )
 
 
+def _record_usage(
+    account: IamAccount,
+    report_row: aws.CredentialReportRow | None,
+    keys: list[aws.AccessKeyState],
+    now: datetime,
+) -> None:
+    """What AWS says exists and when it was last used, for the person's own page."""
+    IamAccount.objects.filter(pk=account.pk).update(
+        console_password=bool(report_row and report_row.password_enabled),
+        console_last_used_at=report_row.password_last_used if report_row else None,
+        usage_checked_at=now,
+    )
+    for key in keys:
+        AccessKeyRecord.objects.filter(iam_account=account, access_key_id=key.access_key_id).update(
+            active=key.active, last_used_at=key.last_used
+        )
+
+
 def unused_check_account(
     *, account: IamAccount, report_row: aws.CredentialReportRow | None, now: datetime
 ) -> dict[str, int]:
@@ -82,7 +100,9 @@ def unused_check_account(
         )
         if last is not None:
             idle_credentials.append((CONSOLE, last))
-    for key in aws.access_keys_of(account.user_name):
+    keys = aws.access_keys_of(account.user_name)
+    _record_usage(account, report_row, keys, now)
+    for key in keys:
         if key.active:
             idle_credentials.append((key.access_key_id, key.last_used or key.created))
     for credential, last in idle_credentials:
@@ -93,6 +113,10 @@ def unused_check_account(
                     aws.delete_login_profile(account.user_name)
                 else:
                     aws.deactivate_access_key(account.user_name, credential)
+            if credential == CONSOLE:
+                IamAccount.objects.filter(pk=account.pk).update(console_password=False)
+            else:
+                AccessKeyRecord.objects.filter(access_key_id=credential).update(active=False)
             counts["disabled"] += _record_disabled(account, credential, idle, streak, calls)
         elif idle >= warn_from:
             counts["warned"] += _warn(account, credential, idle, streak, last)

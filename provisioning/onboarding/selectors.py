@@ -29,3 +29,13 @@ def stuck_requests(*, now: datetime | None = None) -> QuerySet[AccessRequest]:
         )
         | Q(status=Status.PROVISIONING, updated_at__lt=lease_start(now))
     )
+
+
+def slow_requests(*, now: datetime | None = None) -> QuerySet[AccessRequest]:
+    """Approved over PROVISIONING_SLOW_SECONDS ago and still not provisioned: the requester
+    is told it is taking longer than usual, and the security admins are told once."""
+    now = now or timezone.now()
+    return AccessRequest.objects.filter(
+        status__in=(Status.APPROVED, Status.PROVISIONING),
+        decided_at__lt=now - timedelta(seconds=settings.PROVISIONING_SLOW_SECONDS),
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Q, QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.utils import timezone
 
 from accounts import roles
@@ -13,22 +13,26 @@ from accounts.models import User
 from audit.models import AuditEvent
 from provisioning.models import AccessRequest, CredentialLink, IamAccount, Offboarding
 from provisioning.offboarding.selectors import UNFINISHED_STATUSES
-from provisioning.onboarding.selectors import stuck_requests
+from provisioning.onboarding.selectors import slow_requests, stuck_requests
 from provisioning.requests.selectors import requests_awaiting_decision_by
 
 Status = AccessRequest.Status
 
 
 def requests_needing_attention(*, now: datetime | None = None) -> QuerySet[AccessRequest]:
-    """Failed requests, stuck ones (see `stuck_requests`), and active ones whose credential
-    email may not have gone out; the most recently changed first."""
+    """Failed requests; stuck ones (see `stuck_requests`, marked `is_stuck`: a retry may take
+    them); slow ones, approved over PROVISIONING_SLOW_SECONDS ago and not provisioned yet; and
+    active ones whose credential email may not have gone out. The most recently changed first."""
     stuck = stuck_requests(now=now).values("pk")
+    slow = slow_requests(now=now).values("pk")
     return (
         AccessRequest.objects.filter(
             Q(status=Status.FAILED)
             | Q(pk__in=stuck)
+            | Q(pk__in=slow)
             | Q(status=Status.ACTIVE, credential_email_unconfirmed=True)
         )
+        .annotate(is_stuck=ExpressionWrapper(Q(pk__in=stuck), output_field=BooleanField()))
         .select_related("requester", "role_group", "iam_account")
         .order_by("-updated_at", "-pk")
     )

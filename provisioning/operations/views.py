@@ -3,6 +3,7 @@ credentials that never reached their owner, and re-issuing credentials."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
@@ -41,6 +42,7 @@ def operations(request: AuthenticatedHttpRequest) -> HttpResponse:
             "links_page": links_page,
             "query": query,
             "accounts": selectors_operations.iam_accounts_matching(query),
+            "stale_minutes": settings.PROVISIONING_STALE_SECONDS // 60,
         },
     )
 

@@ -4,14 +4,16 @@ joins that keep a page at a constant number of queries however many rows it show
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.conf import settings
+from django.db.models import BooleanField, ExpressionWrapper, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from accounts import roles
 from accounts.models import User
 from accounts.selectors import org_chart_cutoff
+from provisioning.guardrails.models import KeyRotation
 from provisioning.lifecycle.selectors import grants_history_prefetches
 from provisioning.models import (
     AccessRequest,
@@ -165,15 +167,41 @@ def decisions_by(user: User) -> QuerySet[Approval]:
 # --- My access ------------------------------------------------------------------------------
 
 
-def requests_of(person: User) -> QuerySet[AccessRequest]:
-    return _with_decisions(AccessRequest.objects.filter(requester=person)).order_by(
-        "-submitted_at", "-pk"
+def requests_of(person: User, *, now: datetime | None = None) -> QuerySet[AccessRequest]:
+    """The person's requests, newest first, each marked `is_slow` when it was approved over
+    PROVISIONING_SLOW_SECONDS ago and is not provisioned yet."""
+    slow_since = (now or timezone.now()) - timedelta(seconds=settings.PROVISIONING_SLOW_SECONDS)
+    return (
+        _with_decisions(AccessRequest.objects.filter(requester=person))
+        .annotate(
+            is_slow=ExpressionWrapper(
+                Q(status__in=IN_FLIGHT_STATUSES, decided_at__lt=slow_since),
+                output_field=BooleanField(),
+            )
+        )
+        .order_by("-submitted_at", "-pk")
     )
 
 
-def has_request_in_flight(person: User) -> bool:
-    """True while some request of the person is approved or being provisioned (the page polls)."""
-    return AccessRequest.objects.filter(requester=person, status__in=IN_FLIGHT_STATUSES).exists()
+# My access refreshes itself this often while something may change without the person:
+# quickly while a worker provisions, slowly while approvers decide or a link waits.
+WATCH_IN_FLIGHT_SECONDS = 2
+WATCH_WAITING_SECONDS = 10
+
+
+def my_access_watch_seconds(person: User, *, now: datetime | None = None) -> int:
+    """How soon My access should look again; 0 when nothing can change by itself."""
+    mine = AccessRequest.objects.filter(requester=person)
+    if mine.filter(status__in=IN_FLIGHT_STATUSES).exists():
+        return WATCH_IN_FLIGHT_SECONDS
+    waiting = (
+        mine.filter(status__in=AccessRequest.UNDECIDED_STATUSES).exists()
+        or pending_credential_links_of(person, now=now).exists()
+        or KeyRotation.objects.filter(
+            iam_account__owner=person, status__in=KeyRotation.OPEN_STATUSES
+        ).exists()
+    )
+    return WATCH_WAITING_SECONDS if waiting else 0
 
 
 def iam_accounts_of(person: User) -> QuerySet[IamAccount]:
@@ -189,9 +217,13 @@ def pending_credential_links_of(
     person: User, *, now: datetime | None = None
 ) -> QuerySet[CredentialLink]:
     """Links sent and not yet opened, still valid: the person should check their email."""
-    return CredentialLink.objects.filter(
-        recipient=person,
-        revealed_at__isnull=True,
-        revoked_at__isnull=True,
-        expires_at__gt=now or timezone.now(),
-    ).select_related("iam_account")
+    return (
+        CredentialLink.objects.filter(
+            recipient=person,
+            revealed_at__isnull=True,
+            revoked_at__isnull=True,
+            expires_at__gt=now or timezone.now(),
+        )
+        .select_related("iam_account", "request__role_group")
+        .order_by("expires_at")
+    )

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import roles
@@ -17,6 +19,7 @@ from accounts.http import AuthenticatedHttpRequest
 from common.http import client_ip
 from provisioning.catalogue.selectors import role_groups_offered
 from provisioning.errors import AlreadyDecided, DecisionNotAllowed, ExtensionOffered, PortalError
+from provisioning.guardrails.selectors import credentials_of
 from provisioning.lifecycle.grant_views import extension_offer
 from provisioning.models import AccessRequest, IamAccount
 from provisioning.requests import selectors
@@ -40,32 +43,36 @@ RECENT_DECISIONS = 10
 # --- My access ------------------------------------------------------------------------------
 
 
-def _my_requests_context(request: AuthenticatedHttpRequest) -> dict[str, Any]:
-    page = Paginator(selectors.requests_of(request.user), REQUESTS_PER_PAGE).get_page(
+def _my_access_context(request: AuthenticatedHttpRequest) -> dict[str, Any]:
+    """Everything on My access: the page and its live refreshes show the same."""
+    now = timezone.now()
+    person = request.user
+    page = Paginator(selectors.requests_of(person, now=now), REQUESTS_PER_PAGE).get_page(
         request.GET.get("page")
     )
     return {
         "page_obj": page,
-        "in_flight": selectors.has_request_in_flight(request.user),
+        "watch_seconds": selectors.my_access_watch_seconds(person, now=now),
+        "iam_accounts": selectors.iam_accounts_of(person),
+        "credential_links": selectors.pending_credential_links_of(person, now=now),
+        "accounts": credentials_of(person),
+        "now": now,
+        "max_age_days": settings.KEY_MAX_AGE_DAYS,
     }
 
 
 @login_required
 @require_GET
 def my_access(request: AuthenticatedHttpRequest) -> HttpResponse:
-    context = _my_requests_context(request)
-    context.update(
-        iam_accounts=selectors.iam_accounts_of(request.user),
-        credential_links=selectors.pending_credential_links_of(request.user),
-    )
-    return render(request, "provisioning/my_access.html", context)
+    return render(request, "provisioning/my_access.html", _my_access_context(request))
 
 
 @login_required
 @require_GET
-def my_access_requests(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """The requests list alone, which the page polls while something is being provisioned."""
-    return render(request, "provisioning/my_access_requests.html", _my_requests_context(request))
+def my_access_live(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """The live part of My access, which the page fetches and morphs into place (so focus and
+    the reading position stay), with the next poller: none once nothing can change by itself."""
+    return render(request, "provisioning/_my_access_live.html", _my_access_context(request))
 
 
 @login_required

@@ -96,7 +96,7 @@ MATRIX: dict[str, Row] = {
     "approvals": Row(only({"manager", "security"})),
     "operations": Row(only({"security"})),
     "catalogue": Row(only({"security"})),
-    "my_access_requests": Row(signed_in(OK)),
+    "my_access_live": Row(signed_in(OK)),
     # Cancelling: only the requester; anyone else is told there is no such request.
     "access_request_cancel": Row(
         signed_in(REDIRECT),

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import time_machine
 from django.core import mail
+from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEvent
@@ -20,8 +21,8 @@ from provisioning.guardrails.key_age import key_age_extend
 from provisioning.guardrails.models import GuardrailNotice, GuardrailRun
 from provisioning.guardrails.runs import guardrail_run_for
 from provisioning.models import AccessKeyRecord
-from tests.guardrails_strict import set_password_last_used
-from tests.provisioning.guardrails.conftest import make_iam_user
+from tests.guardrails_strict import set_key_last_used, set_password_last_used
+from tests.provisioning.guardrails.conftest import make_iam_user, signed_in
 
 pytestmark = pytest.mark.django_db
 Job = GuardrailRun.Job
@@ -159,3 +160,38 @@ def test_the_daily_beat_makes_todays_runs_once(employee_account: Any) -> None:
 
     assert len(first) == 4 and second == []
     assert set(GuardrailRun.objects.values_list("status", flat=True)) == {"done"}
+
+
+def test_the_daily_run_records_which_credentials_exist_and_their_last_use_for_my_access(
+    strict: Any, employee: Any
+) -> None:
+    account = make_iam_user(employee, "erin-usage", key=True, console=True)
+    record = AccessKeyRecord.objects.get(iam_account=account)
+    used = dt.datetime.now(dt.UTC) - dt.timedelta(days=3)
+    set_password_last_used("erin-usage", used)
+    set_key_last_used(record.access_key_id, used)
+    client = signed_in(employee)
+    before = client.get(reverse("my_access")).content.decode()
+    assert "use not checked against AWS yet" in before
+
+    _run(Job.UNUSED, "usage")
+
+    account.refresh_from_db()
+    record.refresh_from_db()
+    assert account.console_password is True
+    assert account.console_last_used_at is not None
+    assert record.last_used_at is not None and record.active
+    page = client.get(reverse("my_access")).content.decode()
+    assert "Yes; last signed in" in page
+    assert "(3 days ago)" in page
+    assert f"<code>{record.access_key_id}</code> made" in page
+    assert "last used" in page
+
+    # The console password removed outside the portal: the next run says so.
+    gateway.delete_login_profile("erin-usage")
+    _run(Job.UNUSED, "usage-again")
+    account.refresh_from_db()
+    assert account.console_password is False
+    assert "<dt>Console password</dt>\n    <dd>None</dd>" in (
+        client.get(reverse("my_access")).content.decode()
+    )

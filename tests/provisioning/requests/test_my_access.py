@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import timedelta
 
 import pytest
@@ -21,12 +22,13 @@ from tests.factories import (
     IamAccountFactory,
     RoleGroupFactory,
     UserFactory,
+    issued_link,
 )
 
 pytestmark = pytest.mark.django_db
 
 URL = reverse("my_access")
-PARTIAL = reverse("my_access_requests")
+PARTIAL = reverse("my_access_live")
 WHY = "I build the data pipeline and need to deploy it."
 Status = AccessRequest.Status
 ROLES = ["employee", "manager", "hr", "security", "auditor"]
@@ -95,22 +97,90 @@ def test_the_timeline_says_who_approved_and_when_and_how_it_ended(client, employ
     assert f"Submitted {timezone.localtime(waiting.submitted_at):%-d %b %Y}" in page
 
 
-def test_the_page_polls_only_while_a_request_is_being_provisioned(client, employee):
-    request_of(employee, status=Status.PENDING)
-    client.force_login(employee)
-    assert 'hx-trigger="every 3s"' not in text(client.get(URL))
+def _poller(page):
+    match = re.search(r'<div id="my-access-poll" hidden([^>]*)>', page)
+    assert match, "no poller on the page"
+    return match.group(1)
 
-    provisioning = request_of(employee, status=Status.PROVISIONING, attempts=2)
-    page = text(client.get(URL))
-    assert 'hx-trigger="every 3s"' in page
-    assert f'hx-get="{PARTIAL}?page=1"' in page
+
+def test_the_page_watches_quickly_while_provisioning_slowly_while_waiting_and_then_stops(
+    client, employee
+):
+    client.force_login(employee)
+    assert "hx-get" not in _poller(text(client.get(URL)))  # nothing can change by itself
+
+    pending = request_of(employee, status=Status.PENDING)
+    assert 'hx-trigger="load delay:10s"' in _poller(text(client.get(URL)))
+
+    AccessRequest.objects.filter(pk=pending.pk).update(status=Status.PROVISIONING, attempts=2)
+    poller = _poller(text(client.get(URL)))
+    assert 'hx-trigger="load delay:2s"' in poller
+    assert f'hx-get="{PARTIAL}?page=1"' in poller
+    assert 'hx-swap="morph:outerHTML"' in poller
 
     fragment = text(client.get(PARTIAL))
     assert "Provisioning your IAM user… (attempt 2)" in fragment
+    assert '<div id="my-access-live">' in fragment
     assert "<html" not in fragment
 
-    AccessRequest.objects.filter(pk=provisioning.pk).update(status=Status.ACTIVE)
-    assert 'hx-trigger="every 3s"' not in text(client.get(PARTIAL))
+    AccessRequest.objects.filter(pk=pending.pk).update(status=Status.ACTIVE)
+    assert "hx-get" not in _poller(text(client.get(PARTIAL)))
+
+
+def test_the_stepper_marks_where_each_request_is(client, employee):
+    waiting = request_of(employee, status=Status.PENDING)
+    building = request_of(employee, status=Status.PROVISIONING)
+    done = request_of(employee, status=Status.ACTIVE)
+    broken = request_of(employee, status=Status.FAILED)
+    client.force_login(employee)
+    page = text(client.get(URL))
+
+    def current(access_request):
+        stepper = re.search(
+            rf'aria-label="Progress of request #{access_request.pk}">(.*?)</ol>', page, re.S
+        )
+        assert stepper, access_request
+        return re.search(
+            r'<li class="(\w+)" aria-current="step">([^<]+)', stepper.group(1)
+        ).groups()
+
+    assert current(waiting) == ("current", "Approval")
+    assert current(building) == ("current", "Provisioning")
+    assert current(done) == ("done", "Active")
+    assert current(broken) == ("failed", "Provisioning failed")
+
+
+def test_provisioning_slower_than_a_minute_says_so_and_that_security_was_told(
+    client, employee, settings
+):
+    slow = request_of(employee, status=Status.APPROVED)
+    AccessRequest.objects.filter(pk=slow.pk).update(
+        decided_at=timezone.now() - timedelta(seconds=settings.PROVISIONING_SLOW_SECONDS - 5)
+    )
+    client.force_login(employee)
+    assert "Taking longer than usual" not in text(client.get(URL))
+
+    AccessRequest.objects.filter(pk=slow.pk).update(
+        decided_at=timezone.now() - timedelta(seconds=settings.PROVISIONING_SLOW_SECONDS + 5)
+    )
+    assert "Taking longer than usual; the security admins are being told." in text(client.get(URL))
+    AccessRequest.objects.filter(pk=slow.pk).update(slow_notified_at=timezone.now())
+    assert "Taking longer than usual; the security admins have been told." in text(
+        client.get(PARTIAL)
+    )
+
+
+def test_each_waiting_link_says_which_request_it_belongs_to(client, employee):
+    access_request = request_of(
+        employee, RoleGroupFactory(name="Link group (test)"), status=Status.ACTIVE
+    )
+    link, _ = issued_link(employee)
+    link.request = access_request
+    link.save(update_fields=["request"])
+    client.force_login(employee)
+    page = text(client.get(URL))
+    assert f"Request #{access_request.pk} (Link group (test)): credentials for IAM user" in page
+    assert "(console password and access key)" in page
 
 
 def test_iam_users_show_their_live_role_groups_and_ended_ones_as_history(client, employee):
