@@ -252,7 +252,7 @@ def test_a_privileged_sign_in_counts_the_assertions_mfa_or_asks_the_portals_totp
     if asked_for_totp:
         assert response.url.startswith(f"{saml}{reverse('mfa_authenticate')}")
     else:
-        assert response.url == f"{saml}{reverse('operations')}"
+        assert response.url == f"{saml}{reverse('home')}"
         assert response.status_code == 200
 
 
@@ -265,7 +265,7 @@ def test_a_privileged_person_without_totp_must_set_it_up_unless_the_assertion_sa
     plain = sign_in_with_saml(saml, saml_idp, email=hr.email)
     assert reverse("mfa_activate_totp") in plain.url
     with_mfa = sign_in_with_saml(saml, saml_idp, email=hr.email, authn_context=MFA_CONTEXT)
-    assert with_mfa.url == f"{saml}{reverse('people_directory')}"
+    assert with_mfa.url == f"{saml}{reverse('home')}"
 
 
 def test_sso_only_with_saml_refuses_passwords_except_the_break_glass_security_admins(

@@ -174,7 +174,7 @@ def test_a_privileged_sign_in_counts_the_idps_mfa_or_asks_the_portals_totp(
     if asked_for_totp:
         assert response.url.startswith(f"{sso}{reverse('mfa_authenticate')}")
     else:
-        assert response.url == f"{sso}{reverse('operations')}"
+        assert response.url == f"{sso}{reverse('home')}"
         assert response.status_code == 200
 
 
@@ -186,7 +186,7 @@ def test_a_privileged_person_without_totp_must_set_it_up_unless_the_idp_did_mfa(
     plain = sign_in_with_idp(sso, idp, **_account(hr.email, amr=["pwd"]))
     assert reverse("mfa_activate_totp") in plain.url
     with_mfa = sign_in_with_idp(sso, idp, **{**_account(hr.email), "amr": ["mfa"]})
-    assert with_mfa.url == f"{sso}{reverse('people_directory')}"
+    assert with_mfa.url == f"{sso}{reverse('home')}"
 
 
 def test_sign_out_ends_the_session_and_offers_the_providers_logout(sso: str, idp: str) -> None:

@@ -35,7 +35,9 @@ def test_the_demo_people_sign_in_with_the_published_password_and_land_on_their_p
             reverse("account_login"), {"login": email, "password": "portal-demo-pass"}
         )
         assert response.status_code == 302, email
-        assert client.get(response["Location"], follow=True).request["PATH_INFO"] == reverse(page)
+        home = client.get(response["Location"], follow=True)
+        assert home.request["PATH_INFO"] == reverse("home"), email
+        assert f'href="{reverse(page)}">Go to your main page' in home.content.decode(), email
 
 
 @pytest.mark.django_db
