@@ -19,8 +19,8 @@ from django.utils.module_loading import import_string
 import audit
 from accounts import roles
 from accounts.errors import PeopleError
-from accounts.invitations import invitations_send
 from accounts.events import org_chart_changed
+from accounts.invitations import invitations_send
 from accounts.models import ApprovalEmails, EmploymentStatus, User
 from accounts.roles import require_people_manager
 from accounts.selectors import email_domain_problem, manager_problem
