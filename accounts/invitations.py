@@ -10,6 +10,7 @@ here; `person.invitation_accepted` when the person sets the password.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -104,8 +105,7 @@ def invitations_send(
             },
             ip=ip,
         )
-        person_id = person.pk
-        transaction.on_commit(lambda person_id=person_id: _send(person_id), robust=True)
+        transaction.on_commit(functools.partial(_send, person.pk), robust=True)
 
 
 def person_invite(*, actor: User, person: User, ip: str | None = None) -> None:

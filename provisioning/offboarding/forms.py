@@ -37,6 +37,7 @@ class OffboardForm(forms.Form):
             ("scheduled", "At the end of their last working day (midnight, portal time zone)"),
         ],
         initial="now",
+        required=False,
         widget=forms.RadioSelect,
     )
     last_working_day = forms.DateField(
@@ -48,6 +49,7 @@ class OffboardForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
+        cleaned["when"] = cleaned.get("when") or "now"
         day: date | None = cleaned.get("last_working_day")
         if cleaned.get("when") == "scheduled":
             if day is None:

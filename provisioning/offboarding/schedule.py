@@ -9,6 +9,7 @@ confirmation, and everything `offboarding_start` refuses is refused then too (HR
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime, time, timedelta
 
 from django.db import transaction
@@ -165,13 +166,12 @@ def scheduled_offboardings_run(*, now: datetime | None = None) -> dict[str, int]
                     "last_working_day": schedule.last_working_day.isoformat(),
                 },
             )
-            privileged = is_privileged_leaver(schedule.person)
-            transaction.on_commit(
-                lambda schedule=schedule, privileged=privileged: notifications.schedule_reminder(
-                    schedule, privileged=privileged
-                ),
-                robust=True,
+            reminder = functools.partial(
+                notifications.schedule_reminder,
+                schedule,
+                privileged=is_privileged_leaver(schedule.person),
             )
+            transaction.on_commit(reminder, robust=True)
         reminded += 1
     started = failed = 0
     due = OffboardingSchedule.objects.filter(status=Status.SCHEDULED, last_working_day__lt=today)
