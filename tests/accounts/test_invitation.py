@@ -178,3 +178,12 @@ def test_the_manager_picker_lists_current_people_in_a_constant_number_of_queries
     assert 'list="people"' in page
     assert '<option value="manager@example.com">Morgan Manager</option>' in page
     assert "gone@example.com" not in page
+
+
+@pytest.mark.parametrize("role", ["employee", "manager", "security", "auditor"])
+def test_only_hr_can_add_a_person(client: Client, people: dict[str, User], role: str) -> None:
+    client.force_login(people[role])
+    assert client.get(reverse("person_create")).status_code == 403
+    response = client.post(reverse("person_create"), {"email": "z@example.com", "full_name": "Z"})
+    assert response.status_code == 403
+    assert not User.objects.filter(email="z@example.com").exists()
