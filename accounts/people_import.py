@@ -17,6 +17,7 @@ from django.utils import timezone
 import audit
 from accounts import roles
 from accounts.errors import ImportProblem, ImportRejected
+from accounts.invitations import invitations_send
 from accounts.models import EmploymentStatus, User
 from accounts.selectors import email_domain_problem, is_current
 from accounts.services import (
@@ -318,7 +319,7 @@ def _apply(rows: list[ImportRow], *, actor: User | None, ip: str | None) -> Impo
         )
         # Whoever creates a person has placed them: they cannot approve for them for a while.
         mark_placed(person, actor=actor, now=now)
-        # They set their own password through "forgot password"; nobody else ever knows it.
+        # They set their own password through the invitation; nobody else ever knows it.
         person.set_unusable_password()
         new_people.append(person)
     User.objects.bulk_create(new_people)
@@ -376,4 +377,7 @@ def _apply(rows: list[ImportRow], *, actor: User | None, ip: str | None) -> Impo
         batch_size=500,
     )
     announce_org_chart_change(moved_people, actor=actor, ip=ip)
+    invitations_send(
+        [people[person.email] for person in new_people], actor=actor, via=VIA_IMPORT, ip=ip
+    )
     return result

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Union
 from django.contrib.auth.models import AnonymousUser
 from django.urls import reverse
 
+from accounts.errors import NotAllowed
+
 if TYPE_CHECKING:
     from accounts.models import User
 
@@ -106,3 +108,9 @@ def home_url_for(user: Viewer) -> str:
     if is_auditor(user):
         return reverse("audit_log")
     return reverse("my_access")
+
+
+def require_people_manager(actor: User | None) -> None:
+    """HR only (None is the command line, on the operator's authority)."""
+    if actor is not None and not actor.has_perm(MANAGE_PEOPLE):
+        raise NotAllowed("Only HR can change people in the directory.")

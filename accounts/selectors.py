@@ -48,6 +48,12 @@ def person_by_email(email: str) -> User | None:
     return User.objects.filter(email__iexact=email.strip()).first()
 
 
+def manager_choices() -> list[tuple[str, str]]:
+    """(email, name) of everyone who can be a manager, for the manager picker: one query."""
+    current = User.objects.filter(is_active=True, employment_status=EmploymentStatus.ACTIVE)
+    return list(current.order_by("full_name", "email").values_list("email", "full_name"))
+
+
 def departments() -> list[str]:
     """The departments in use, to suggest while typing one."""
     names = (

@@ -18,9 +18,11 @@ from django.utils.module_loading import import_string
 
 import audit
 from accounts import roles
-from accounts.errors import NotAllowed, PeopleError
+from accounts.errors import PeopleError
 from accounts.events import org_chart_changed
+from accounts.invitations import invitations_send
 from accounts.models import ApprovalEmails, EmploymentStatus, User
+from accounts.roles import require_people_manager
 from accounts.selectors import email_domain_problem, manager_problem
 
 # How a change reached the directory, as the audit trail says it.
@@ -28,12 +30,6 @@ VIA_FORM = "form"
 VIA_IMPORT = "import"
 VIA_SIGN_UP = "sign-up"
 VIA_OFFBOARDING = "offboarding"
-
-
-def require_people_manager(actor: User | None) -> None:
-    """HR only (None is the command line, on the operator's authority)."""
-    if actor is not None and not actor.has_perm(roles.MANAGE_PEOPLE):
-        raise NotAllowed("Only HR can change people in the directory.")
 
 
 def email_of(person: User | None) -> str:
@@ -150,6 +146,46 @@ def person_update(
         if manager_changed:
             announce_org_chart_change([person], actor=actor, ip=ip)
     return True
+
+
+# --- HR adds one person ----------------------------------------------------------------------
+
+
+def person_create(
+    *,
+    actor: User,
+    email: str,
+    full_name: str,
+    department: str,
+    manager: User | None,
+    ip: str | None = None,
+) -> User:
+    """HR adds one person, as a one-row import would: an employee with an unusable password,
+    placed by HR (who then may not approve for them for a while), and invited.
+
+    Steps: check the actor is HR; check the email (organisation's domain, not taken) and the
+    manager; create; write `person.created`; invite them (emailed on commit)."""
+    require_people_manager(actor)
+    email = email.strip().lower()
+    problem = email_domain_problem(email)
+    if problem:
+        raise PeopleError(problem)
+    if manager is not None and manager_problem(person=User(email=email), manager=manager):
+        raise PeopleError(manager_problem(person=User(email=email), manager=manager) or "")
+    with transaction.atomic():
+        if User.objects.filter(email__iexact=email).exists():
+            raise PeopleError(f"{email} is already in the directory.")
+        person = User(email=email, full_name=full_name.strip(), department=department.strip())
+        person.manager = manager
+        mark_placed(person, actor=actor)
+        person.set_unusable_password()
+        person.save()
+        person.groups.add(Group.objects.get(name=roles.EMPLOYEES))
+        record_person_created(
+            actor=actor, person=person, manager_email=email_of(manager), via=VIA_FORM, ip=ip
+        )
+        invitations_send([person], actor=actor, via=VIA_FORM, ip=ip)
+    return person
 
 
 # --- Self sign-up (only where PORTAL_SELF_SIGNUP allows it) ------------------------------------

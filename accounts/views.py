@@ -13,7 +13,13 @@ from django.views.decorators.http import require_GET, require_http_methods
 from accounts import people_import as people_import_service
 from accounts import roles, selectors, services
 from accounts.errors import ImportRejected, PeopleError
-from accounts.forms import IMPORT_MAX_BYTES, PeopleImportForm, PersonEditForm, PreferencesForm
+from accounts.forms import (
+    IMPORT_MAX_BYTES,
+    PeopleImportForm,
+    PersonCreateForm,
+    PersonEditForm,
+    PreferencesForm,
+)
 from accounts.http import AuthenticatedHttpRequest
 from accounts.uploads import LimitedUpload
 from common.http import client_ip
@@ -87,7 +93,44 @@ def person_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "accounts/person_edit.html",
-        {"person": person, "form": form, "departments": selectors.departments()},
+        {
+            "person": person,
+            "form": form,
+            "departments": selectors.departments(),
+            "manager_choices": selectors.manager_choices(),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@permission_required(roles.MANAGE_PEOPLE, raise_exception=True)
+def person_create(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """HR adds one person; they are emailed an invitation."""
+    form = PersonCreateForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            person = services.person_create(
+                actor=request.user,
+                email=form.cleaned_data["email"],
+                full_name=form.cleaned_data["full_name"],
+                department=form.cleaned_data["department"],
+                manager=form.cleaned_data["manager"],
+                ip=client_ip(request),
+            )
+        except PeopleError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, f"Added {person}; an invitation is on its way to them.")
+            return redirect("person_detail", pk=person.pk)
+    return render(
+        request,
+        "accounts/person_create.html",
+        {
+            "form": form,
+            "departments": selectors.departments(),
+            "manager_choices": selectors.manager_choices(),
+        },
     )
 
 

@@ -381,6 +381,11 @@ if {app["provider_id"] for app in SSO_SAML_APPS} & {app["provider_id"] for app i
 # password sign-ins are audited and emailed to the other security admins).
 SSO_ONLY = env_bool("SSO_ONLY", False)
 SSO_BREAK_GLASS_EMAILS = [email.lower() for email in env_list("SSO_BREAK_GLASS_EMAILS")]
+# A new person's invitation link (to set their first password) works for this many days,
+# once (accounts/invitations.py). Under SSO_ONLY the invitation has no link.
+INVITATION_LINK_DAYS = env_int("INVITATION_LINK_DAYS", 7)
+if not 1 <= INVITATION_LINK_DAYS <= 30:
+    raise ImproperlyConfigured("INVITATION_LINK_DAYS must be between 1 and 30")
 if SSO_ONLY and not (SSO_OIDC_APPS or SSO_SAML_APPS):
     raise ImproperlyConfigured(
         "SSO_ONLY=1 needs an identity provider (SSO_OIDC_ISSUER or SSO_SAML_METADATA_URL)"
@@ -530,6 +535,12 @@ CELERY_BEAT_SCHEDULE["notify-slow-provisioning"] = {
 CELERY_BEAT_SCHEDULE["sweep-stuck-offboardings"] = {
     "task": "provisioning.tasks.sweep_stuck_offboardings",
     "schedule": float(env_int("PROVISIONING_SWEEP_SECONDS", 60)),
+}
+# Scheduled offboardings (provisioning/offboarding/schedule.py): HR's reminder the day before
+# the last working day, and the start at the end of it (midnight in TIME_ZONE).
+CELERY_BEAT_SCHEDULE["run-scheduled-offboardings"] = {
+    "task": "provisioning.tasks.run_scheduled_offboardings",
+    "schedule": float(env_int("OFFBOARDING_SCHEDULE_CHECK_SECONDS", 300)),
 }
 
 # --- Guardrails (provisioning/guardrails) ---------------------------------------------------

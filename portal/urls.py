@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.urls import include, path, re_path
 
-from accounts import sso_views
+from accounts import invitation_views, sso_views
 from accounts import views as people_views
 from portal import views
 from provisioning.scim.api import scim_api
@@ -15,6 +15,11 @@ urlpatterns = [
     path("accounts/email/", views.email_managed_by_hr, name="account_email"),
     path("accounts/preferences/", people_views.preferences, name="preferences"),
     path("accounts/sso/<str:provider_id>/logout/", sso_views.sso_logout, name="sso_logout"),
+    path(
+        "accounts/invitation/<str:uidb64>/<str:token>/",
+        invitation_views.invitation_accept,
+        name="invitation_accept",
+    ),
     path("accounts/", include("allauth.urls")),
     # The identity provider's SCIM 2.0 client: bearer tokens, no session (provisioning/scim).
     re_path(r"^scim/v2/(?P<path>.*)$", scim_api, name="scim_api"),

@@ -375,6 +375,6 @@ class CredentialLink(models.Model):
 
 from provisioning.guardrails.models import *  # noqa: E402, F403  (the guardrails' tables)
 from provisioning.lifecycle.models import AccessReview, ReviewItem  # noqa: E402, F401
-from provisioning.offboarding.models import Offboarding  # noqa: E402, F401
+from provisioning.offboarding.models import Offboarding, OffboardingSchedule  # noqa: E402, F401
 from provisioning.requests.models import ApprovalDigest  # noqa: E402, F401
 from provisioning.scim.models import LeaverNotice, ScimIdentity, ScimToken  # noqa: E402, F401

@@ -30,6 +30,7 @@ from provisioning.lifecycle.review_deadlines import (
     access_review_prepare,
     access_review_reminders_send,
 )
+from provisioning.offboarding.schedule import scheduled_offboardings_run
 from provisioning.offboarding.sweep import stuck_offboardings_sweep
 from provisioning.offboarding.teardown import offboarding_teardown
 from provisioning.offboarding.verify import offboarding_give_up
@@ -206,6 +207,15 @@ def sweep_stuck_offboardings() -> int:
     """Beat, with the request sweeper: re-enqueue teardowns whose task was lost (the broker
     was down when HR confirmed) or whose worker died and was not redelivered."""
     return len(stuck_offboardings_sweep())
+
+
+@shared_task(
+    soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
+    time_limit=settings.CELERY_TASK_TIME_LIMIT,
+)
+def run_scheduled_offboardings() -> dict[str, int]:
+    """Beat: remind HR the day before a last working day; start the offboarding at its end."""
+    return scheduled_offboardings_run()
 
 
 # --- Access over time (provisioning/lifecycle) ----------------------------------------------

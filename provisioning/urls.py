@@ -38,6 +38,12 @@ urlpatterns = [
     path("catalogue/sync/", catalogue.catalogue_sync_to_aws, name="catalogue_sync"),
     path("people/<int:person_id>/", offboarding.person_access, name="person_access"),
     path("people/<int:person_id>/offboard/", offboarding.offboard_person, name="offboard_person"),
+    path("offboarding/", offboarding.offboardings, name="offboardings"),
+    path(
+        "offboarding/scheduled/<int:pk>/cancel/",
+        offboarding.offboarding_schedule_cancel_view,
+        name="offboarding_schedule_cancel",
+    ),
     path("offboarding/<int:pk>/", offboarding.offboarding_detail, name="offboarding_detail"),
     path(
         "offboarding/<int:pk>/confirm/",

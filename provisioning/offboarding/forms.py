@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Any
+
 from django import forms
+from django.utils import timezone
 
 from provisioning.models import Offboarding
 from provisioning.offboarding.start import DECLINE_REASON_MAX_LENGTH
@@ -26,6 +30,36 @@ class OffboardForm(forms.Form):
         initial=Offboarding.Mode.DELETE,
         widget=forms.RadioSelect,
     )
+    when = forms.ChoiceField(
+        label="When",
+        choices=[
+            ("now", "Now"),
+            ("scheduled", "At the end of their last working day (midnight, portal time zone)"),
+        ],
+        initial="now",
+        required=False,
+        widget=forms.RadioSelect,
+    )
+    last_working_day = forms.DateField(
+        label="Last working day",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="HR is reminded the day before; the offboarding starts when the day ends.",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        cleaned["when"] = cleaned.get("when") or "now"
+        day: date | None = cleaned.get("last_working_day")
+        if cleaned.get("when") == "scheduled":
+            if day is None:
+                self.add_error("last_working_day", "Choose their last working day.")
+            elif day < timezone.localdate():
+                self.add_error(
+                    "last_working_day",
+                    "The last working day cannot be in the past: choose “Now” instead.",
+                )
+        return cleaned
 
 
 class DeclineForm(forms.Form):

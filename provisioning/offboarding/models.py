@@ -64,3 +64,58 @@ class Offboarding(models.Model):
         if self.started_by is not None:
             return self.started_by.email
         return f"the identity provider ({self.started_via})" if self.started_via else "the portal"
+
+
+class OffboardingSchedule(models.Model):
+    """HR's offboarding of a person on their last working day, instead of now. Beat reminds
+    HR the day before and, at the end of that day (midnight in TIME_ZONE), starts it through
+    `offboarding_start`, as HR's click would: a privileged leaver still waits for a security
+    admin then."""
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        STARTED = "started", "Started"
+        CANCELLED = "cancelled", "Cancelled"
+        FAILED = "failed", "Could not start"
+
+    person = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="offboarding_schedules"
+    )
+    scheduled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    last_working_day = models.DateField()
+    mode = models.CharField(
+        max_length=16, choices=Offboarding.Mode.choices, default=Offboarding.Mode.DELETE
+    )
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.SCHEDULED, db_index=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    offboarding = models.OneToOneField(
+        Offboarding, null=True, blank=True, on_delete=models.PROTECT, related_name="schedule"
+    )
+    failure_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["last_working_day", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["person"],
+                condition=models.Q(status="scheduled"),
+                name="one_scheduled_offboarding_per_person",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Offboarding of {self.person_id} on {self.last_working_day}"
+
+    @property
+    def audit_target(self) -> str:
+        return f"offboarding_schedule:{self.pk}"

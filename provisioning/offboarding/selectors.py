@@ -14,12 +14,26 @@ from django.utils import timezone
 from accounts.models import User
 from provisioning import aws
 from provisioning.lifecycle.selectors import grants_history_prefetches
-from provisioning.models import AccessRequest, CredentialLink, Grant, IamAccount, Offboarding
+from provisioning.models import (
+    AccessRequest,
+    CredentialLink,
+    Grant,
+    IamAccount,
+    Offboarding,
+    OffboardingSchedule,
+)
 
 # The worker's part: HR (and, for a privileged leaver, a security admin) have confirmed.
 RUNNING_STATUSES = (Offboarding.Status.PENDING, Offboarding.Status.IN_PROGRESS)
 # Not finished: a new offboarding of the same person is refused meanwhile.
 UNFINISHED_STATUSES = (Offboarding.Status.AWAITING_CONFIRMATION, *RUNNING_STATUSES)
+# Done, one way or another: the list of past offboardings.
+FINISHED_STATUSES = (
+    Offboarding.Status.COMPLETED,
+    Offboarding.Status.INCOMPLETE,
+    Offboarding.Status.DECLINED,
+)
+OFFBOARDINGS_PER_PAGE = 50
 
 # What the confirm page says when AWS does not answer the preview's one short attempt.
 AWS_SILENT = "AWS did not answer; confirming still cuts the portal at once and the worker retries."
@@ -139,5 +153,34 @@ def latest_offboarding_of(person: User) -> Offboarding | None:
         Offboarding.objects.filter(person=person)
         .select_related("started_by")
         .order_by("-started_at")
+        .first()
+    )
+
+
+def offboardings_finished(*, query: str = "") -> QuerySet[Offboarding]:
+    """Finished offboardings, newest first, whose leaver's name or email has every word of
+    `query`."""
+    offboardings = Offboarding.objects.filter(status__in=FINISHED_STATUSES).select_related(
+        "person", "started_by", "confirmed_by"
+    )
+    for word in query.split():
+        offboardings = offboardings.filter(
+            Q(person__full_name__icontains=word) | Q(person__email__icontains=word)
+        )
+    return offboardings.order_by("-finished_at", "-pk")
+
+
+def offboardings_scheduled() -> list[OffboardingSchedule]:
+    """Offboardings waiting for a last working day, the soonest first."""
+    schedules = OffboardingSchedule.objects.filter(status=OffboardingSchedule.Status.SCHEDULED)
+    return list(schedules.select_related("person", "scheduled_by").order_by("last_working_day"))
+
+
+def offboarding_scheduled_for(person: User) -> OffboardingSchedule | None:
+    return (
+        OffboardingSchedule.objects.filter(
+            person=person, status=OffboardingSchedule.Status.SCHEDULED
+        )
+        .select_related("scheduled_by")
         .first()
     )

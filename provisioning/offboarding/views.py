@@ -3,9 +3,12 @@ and the report as JSON and CSV."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -14,6 +17,7 @@ from accounts import roles
 from accounts.http import AuthenticatedHttpRequest
 from accounts.models import User
 from common.http import client_ip
+from common.time import when
 from provisioning.errors import OffboardingError
 from provisioning.models import Offboarding
 from provisioning.offboarding.forms import DeclineForm, OffboardForm
@@ -22,11 +26,20 @@ from provisioning.offboarding.report import (
     offboarding_report_json,
     report_accounts,
 )
+from provisioning.offboarding.schedule import (
+    offboarding_schedule,
+    offboarding_schedule_cancel,
+    runs_at,
+)
 from provisioning.offboarding.selectors import (
+    OFFBOARDINGS_PER_PAGE,
     access_for_person,
     latest_offboarding_of,
     offboarding_blast_radius,
     offboarding_get,
+    offboarding_scheduled_for,
+    offboardings_finished,
+    offboardings_scheduled,
 )
 from provisioning.offboarding.start import (
     is_last_security_admin,
@@ -61,6 +74,8 @@ def offboard_person(request: AuthenticatedHttpRequest, person_id: int) -> HttpRe
     if person.pk == request.user.pk:
         raise PermissionDenied("You cannot offboard yourself: ask another HR person.")
     form = OffboardForm(request.POST or None)
+    if request.method == "POST" and form.is_valid() and form.cleaned_data["when"] == "scheduled":
+        return _schedule(request, person, form)
     if request.method == "POST" and form.is_valid():
         try:
             offboarding = offboarding_start(
@@ -101,6 +116,74 @@ def offboard_person(request: AuthenticatedHttpRequest, person_id: int) -> HttpRe
             "radius": offboarding_blast_radius(person=person),
             "privileged": is_privileged_leaver(person),
             "last_security_admin": is_last_security_admin(person),
+            "scheduled": offboarding_scheduled_for(person),
+        },
+    )
+
+
+def _schedule(request: AuthenticatedHttpRequest, person: User, form: OffboardForm) -> HttpResponse:
+    day = form.cleaned_data["last_working_day"]
+    try:
+        offboarding_schedule(
+            actor=request.user,
+            person=person,
+            last_working_day=day,
+            mode=form.cleaned_data["mode"],
+            ip=client_ip(request),
+        )
+    except OffboardingError as error:
+        messages.error(request, str(error))
+        return redirect("offboard_person", person_id=person.pk)
+    confirm = (
+        " A security admin will then be asked to confirm it."
+        if is_privileged_leaver(person)
+        else ""
+    )
+    messages.success(
+        request,
+        f"{person}'s offboarding is scheduled: it starts at {when(runs_at(day))}, at the end of "
+        f"their last working day. HR is reminded the day before.{confirm}",
+    )
+    return redirect("person_detail", pk=person.pk)
+
+
+@login_required
+@require_POST
+def offboarding_schedule_cancel_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    _require_offboarder(request)
+    try:
+        schedule = offboarding_schedule_cancel(
+            actor=request.user, schedule_id=pk, ip=client_ip(request)
+        )
+    except OffboardingError as error:
+        messages.error(request, str(error))
+        return redirect("offboardings")
+    messages.success(request, f"Cancelled: {schedule.person} will not be offboarded then.")
+    return redirect("person_detail", pk=schedule.person_id)
+
+
+@login_required
+@require_GET
+def offboardings(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Scheduled offboardings, then past ones (newest first, searchable), each with its
+    report: for HR and auditors, who see the reports."""
+    if not (
+        request.user.has_perm(roles.OFFBOARD_PEOPLE) or request.user.has_perm(roles.VIEW_AUDIT)
+    ):
+        raise PermissionDenied("Only HR and auditors can see offboardings.")
+    query = request.GET.get("q", "").strip()[:200]
+    page = Paginator(offboardings_finished(query=query), OFFBOARDINGS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "provisioning/offboarding/list.html",
+        {
+            "page_obj": page,
+            "query": query,
+            "scheduled": offboardings_scheduled(),
+            "may_cancel": request.user.has_perm(roles.OFFBOARD_PEOPLE),
+            "querystring_prefix": urlencode({"q": query}) + "&" if query else "",
         },
     )
 
@@ -163,6 +246,7 @@ def person_access(request: AuthenticatedHttpRequest, person_id: int) -> HttpResp
         "person": person,
         "iam_accounts": access_for_person(person),
         "latest": latest_offboarding_of(person),
+        "scheduled": offboarding_scheduled_for(person),
     }
     template = "_person_access.html" if request.htmx else "person_access.html"
     return render(request, f"provisioning/offboarding/{template}", context)

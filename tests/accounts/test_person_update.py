@@ -55,7 +55,7 @@ def test_saving_without_a_change_writes_no_audit_row(hr_client: Client, employee
     [
         ("employee@example.com", "A person cannot be their own manager."),
         ("nobody@example.com", "No one in the directory has the email nobody@example.com."),
-        ("not-an-email", "Enter a valid email address."),
+        ("not-an-email", "is not someone in the directory: pick a person from the list"),
         ("leaver@example.com", "leaver@example.com has left the organisation"),
     ],
 )

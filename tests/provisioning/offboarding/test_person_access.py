@@ -85,8 +85,9 @@ def test_the_panel_uses_the_same_number_of_queries_for_1_or_50_iam_users(
     for _ in range(size):
         GrantFactory(iam_account=IamAccountFactory(owner=boss))
     # The page's own, HR's banner of leavers from the identity provider (base.html), and
-    # two that read each account's past grants and the open extensions of its live ones.
-    with django_assert_max_num_queries(12):
+    # two that read each account's past grants and the open extensions of its live ones, and
+    # its scheduled offboarding.
+    with django_assert_max_num_queries(13):
         response = hr_client.get(reverse("person_access", args=[boss.pk]))
     assert response.status_code == 200
     assert len(response.context["iam_accounts"]) == size
