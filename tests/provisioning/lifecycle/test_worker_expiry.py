@@ -139,6 +139,10 @@ def test_a_worker_killed_mid_removal_is_resumed_and_the_grant_ends_once(
         worker.env["AWS_FAULT_INJECTION"] = ""
         worker.start()
         wait_until(lambda: _state(grant) == Grant.State.ENDED, timeout=90)
+        # The email goes out once the ending commits: wait for it before stopping the worker.
+        wait_until(
+            lambda: [m for m in read_outbox(outbox) if "has ended" in m["Subject"]], timeout=30
+        )
 
     grant.refresh_from_db()
     assert grant.attempts >= 2 and grant.steps_done == ["group"]
