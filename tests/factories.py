@@ -31,6 +31,7 @@ from provisioning.models import (
     IamAccount,
     LeaverNotice,
     Offboarding,
+    OffboardingSchedule,
     ReviewItem,
     RoleGroup,
     ScimIdentity,
@@ -178,6 +179,15 @@ class OffboardingFactory(factory.django.DjangoModelFactory):
 
     person = factory.SubFactory(UserFactory)
     started_by = factory.SubFactory(UserFactory)
+
+
+class OffboardingScheduleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = OffboardingSchedule
+
+    person = factory.SubFactory(UserFactory)
+    scheduled_by = factory.SubFactory(UserFactory)
+    last_working_day = factory.LazyFunction(lambda: timezone.localdate() + timedelta(days=7))
 
 
 # --- Guardrails ------------------------------------------------------------------------------

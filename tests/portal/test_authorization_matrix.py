@@ -23,6 +23,7 @@ from tests.factories import (
     GrantFactory,
     IamAccountFactory,
     OffboardingFactory,
+    OffboardingScheduleFactory,
     ReviewItemFactory,
     ScimTokenFactory,
 )
@@ -80,6 +81,18 @@ def _assert_token_revoked(token: Any, revoked: bool) -> None:
 def _assert_review_decision(item: Any, decision: str) -> None:
     item.refresh_from_db()
     assert item.decision == decision
+
+
+def _assert_schedule_status(schedule: Any, status: str) -> None:
+    schedule.refresh_from_db()
+    assert schedule.status == status
+
+
+def _assert_invited(person: Any, invited: bool) -> None:
+    from audit.models import AuditEvent
+
+    sent = AuditEvent.objects.filter(action="person.invited", target=f"person:{person.pk}")
+    assert sent.exists() is invited
 
 
 def _assert_offboarding_status(offboarding: Any, status: str) -> None:
@@ -160,7 +173,28 @@ MATRIX: dict[str, Row] = {
     ),
     "offboarding_report_json": Row(only(EVIDENCE), kwargs=lambda o: {"pk": o["offboarding"].pk}),
     "offboarding_report_csv": Row(only(EVIDENCE), kwargs=lambda o: {"pk": o["offboarding"].pk}),
+    "offboardings": Row(only(EVIDENCE)),
+    # Cancelling a scheduled offboarding: HR only; nobody else changes it.
+    "offboarding_schedule_cancel": Row(
+        only({"hr"}, allowed=REDIRECT),
+        method="post",
+        kwargs=lambda o: {"pk": o["schedule"].pk},
+        after=lambda o, role: _assert_schedule_status(
+            o["schedule"], "cancelled" if role == "hr" else "scheduled"
+        ),
+    ),
     "people_directory": Row(only({"hr"})),
+    "person_create": Row(only({"hr"})),
+    "person_invite": Row(
+        only({"hr"}, allowed=REDIRECT),
+        method="post",
+        kwargs=lambda o: {"pk": o["invitee"].pk},
+        after=lambda o, role: _assert_invited(o["invitee"], role == "hr"),
+    ),
+    # A link that does not verify: the same "this link no longer works" page for everyone.
+    "invitation_accept": Row(
+        everyone(410), kwargs=lambda o: {"uidb64": "MQ", "token": "not-a-token"}
+    ),
     "people_import": Row(only({"hr"})),
     "person_detail": Row(only({"hr"}), kwargs=lambda o: {"pk": o["people"]["employee"].pk}),
     "person_edit": Row(only({"hr"}), kwargs=lambda o: {"pk": o["people"]["employee"].pk}),
@@ -398,7 +432,14 @@ def matrix_objects(people: dict[str, Any]) -> dict[str, Any]:
     review_item = ReviewItemFactory(
         campaign=AccessReviewFactory(started_by=people["security"]), grant=grant
     )
+    invitee = UserFactory(email="new.starter@example.com", manager=people["manager"])
+    invitee.set_unusable_password()
+    invitee.save()
     return {
+        "invitee": invitee,
+        "schedule": OffboardingScheduleFactory(
+            person=UserFactory(email="last.day@example.com"), scheduled_by=people["hr"]
+        ),
         "scim_token": ScimTokenFactory(),
         "grant": grant,
         "review_item": review_item,
