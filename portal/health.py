@@ -11,6 +11,7 @@ database and the broker (not AWS) for a load balancer deciding whether to send t
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any
@@ -20,6 +21,8 @@ from django.core.cache import cache
 from django.db import connection
 
 from provisioning import aws
+
+logger = logging.getLogger(__name__)
 
 SNAPSHOT_KEY = "health:snapshot"
 # Held for HEALTH_AWS_SECONDS by whichever process asks AWS, so no other one asks sooner.
@@ -101,7 +104,7 @@ def _refresh_in_background() -> None:
     try:
         health_refresh()
     except Exception:  # a failed refresh shows as a snapshot that goes stale
-        pass
+        logger.exception("health refresh failed")
     finally:
         connection.close()
         _refreshing.release()
