@@ -230,3 +230,105 @@ def gunicorn(
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def seed_people_and_requests(people: int = 1_000, requests: int = 10_000) -> dict[str, Any]:
+    """`people` people in teams of ten under their managers (one manager with sixty reports
+    who each wait on them), `requests` requests spread over ten role-groups (most active with
+    a grant, some rejected, cancelled or failed), an IAM user for everyone holding access.
+    Returns the people the pages are seen as."""
+    from django.contrib.auth.hashers import make_password
+    from django.contrib.auth.models import Group
+
+    from accounts import roles
+    from accounts.models import User
+    from provisioning.models import AccessRequest, Approval, Grant, IamAccount, RoleGroup
+
+    password = make_password("portal-bench-pass")
+    bench_manager = User.objects.create(email="bench-manager@example.com", password=password)
+    managers = User.objects.bulk_create(
+        User(email=f"bench-lead-{n}@example.com", full_name=f"Lead {n}", password=password)
+        for n in range(people // 10)
+    )
+    staff = User.objects.bulk_create(
+        User(
+            email=f"bench-person-{n}@example.com",
+            full_name=f"Person {n}",
+            department=f"Dept {n % 12}",
+            password=password,
+            manager=bench_manager if n < 60 else managers[n % len(managers)],
+        )
+        for n in range(people - len(managers) - 1)
+    )
+    everyone = [bench_manager, *managers, *staff]
+    employees = Group.objects.get(name=roles.EMPLOYEES)
+    User.groups.through.objects.bulk_create(
+        User.groups.through(user_id=person.pk, group_id=employees.pk) for person in everyone
+    )
+    groups = RoleGroup.objects.bulk_create(
+        RoleGroup(name=f"Bench group {n}", iam_group_name=f"bench-group-{n}", synced_at=_now())
+        for n in range(-(-requests // len(staff)))
+    )
+    accounts = {
+        account.owner_id: account
+        for account in IamAccount.objects.bulk_create(
+            IamAccount(owner=person, user_name=f"bench.person.{person.pk}") for person in staff
+        )
+    }
+    statuses = [AccessRequest.Status.ACTIVE] * 6 + [
+        AccessRequest.Status.REJECTED,
+        AccessRequest.Status.CANCELLED,
+        AccessRequest.Status.REJECTED,
+        AccessRequest.Status.CANCELLED,
+    ]
+    made = []
+    for n in range(requests):
+        person = staff[n % len(staff)]
+        group_index = (n // len(staff)) % len(groups)
+        status = statuses[(n * 3 + group_index) % len(statuses)]
+        if group_index == 0 and person.manager_id == bench_manager.pk:
+            status = AccessRequest.Status.PENDING
+        elif n % 97 == 0:
+            status = AccessRequest.Status.FAILED
+        made.append(
+            AccessRequest(
+                requester=person,
+                role_group=groups[group_index],
+                access_type=AccessRequest.AccessType.BOTH,
+                justification=f"Bench request {n} for the quarterly close.",
+                status=status,
+                first_approver_id=person.manager_id,
+                iam_account=accounts[person.pk] if status == "active" else None,
+                iam_user_name=accounts[person.pk].user_name,
+                failure_reason="Throttling: Rate exceeded" if status == "failed" else "",
+            )
+        )
+    made = AccessRequest.objects.bulk_create(made)
+    Approval.objects.bulk_create(
+        Approval(
+            request=request,
+            approver_id=request.first_approver_id,
+            stage=Approval.Stage.MANAGER,
+            decision=Approval.Decision.REJECTED
+            if request.status == "rejected"
+            else Approval.Decision.APPROVED,
+        )
+        for request in made
+        if request.status in ("active", "rejected", "failed")
+    )
+    Grant.objects.bulk_create(
+        Grant(iam_account=request.iam_account, role_group=request.role_group, request=request)
+        for request in made
+        if request.status == "active"
+    )
+    return {
+        "manager": bench_manager,
+        "employee": staff[61],
+        "everyone": [(person.pk, person.email) for person in everyone],
+    }
+
+
+def _now() -> datetime:
+    from django.utils import timezone
+
+    return timezone.now()
