@@ -39,7 +39,7 @@ GOAL_RATIO = 3.0
 TRIVIAL = "sign-in page (trivial)"
 
 
-def _getter(base: str) -> Callable[[str, str], tuple[int, float]]:
+def _getter(base: str, failures: list[str]) -> Callable[[str, str], tuple[int, float]]:
     parts = urlsplit(base)
 
     def get(path: str, cookie: str) -> tuple[int, float]:
@@ -48,8 +48,10 @@ def _getter(base: str) -> Callable[[str, str], tuple[int, float]]:
         try:
             connection.request("GET", path, headers={"Cookie": cookie} if cookie else {})
             response = connection.getresponse()
-            response.read()
+            body = response.read()
             status = response.status
+            if status != 200 and len(failures) < 5:
+                failures.append(f"{path} {status} {body[:300]!r}")
         except OSError:
             status = 0
         finally:
@@ -209,9 +211,10 @@ def test_profile_pages_at_scale(aws_server: str, redis_url: str) -> None:
 @pytest.mark.usefixtures("postgres_required")
 def test_bench_pages_at_scale(aws_server: str, redis_url: str, tmp_path: Path) -> None:
     pages, _ = _seed()
-    env = child_env(aws_server, redis_url)
+    env = {**child_env(aws_server, redis_url), "HEALTHZ_TOKEN": "bench-probe"}
     with gunicorn(env, tmp_path / "gunicorn.log", workers=3) as served:
-        get = _getter(served.base)
+        failures: list[str] = []
+        get = _getter(served.base, failures)
         for name, (path, cookie) in pages.items():
             status, _ = get(path, cookie)
             assert status == 200, f"{name}: {path} answered {status}"
@@ -222,6 +225,12 @@ def test_bench_pages_at_scale(aws_server: str, redis_url: str, tmp_path: Path) -
             for clients in (1, 8)
         }
         soak = _soak(get, pages, clients=100, seconds=30)
+        detail = {"Authorization": "Bearer bench-probe"}
+        parts = urlsplit(served.base)
+        probe = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+        probe.request("GET", "/healthz", headers=detail)
+        health_after = probe.getresponse().read().decode()
+        probe.close()
 
     print()
     print(
@@ -251,6 +260,9 @@ def test_bench_pages_at_scale(aws_server: str, redis_url: str, tmp_path: Path) -
             f"[bench] {clients} client(s): worst page p95 = x{worst[clients]:.2f} the trivial "
             f"view's ({table[clients][TRIVIAL]['p95']:.1f} ms); goal <= x{GOAL_RATIO:.0f}"
         )
+    for failure in failures:
+        print(f"[bench] failed: {failure}")
+    print(f"[bench] /healthz with the probe token after the soak: {health_after}")
     print(
         f"[bench] 100 clients for 30 s over all {len(pages)} pages: {soak['requests']} requests, "
         f"{soak['rps']:.1f} req/s, p50 {soak['p50']:.0f} ms, p95 {soak['p95']:.0f} ms, "
