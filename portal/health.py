@@ -68,11 +68,15 @@ def _check(result: tuple[bool, str], now: float) -> Check:
     return {"ok": ok, "detail": detail, "checked_at": now}
 
 
+class CacheUnreachable(Exception):
+    pass
+
+
 def _read_snapshot() -> dict[str, Any] | None:
     try:
         snapshot = cache.get(SNAPSHOT_KEY)
-    except Exception:  # an unreachable cache is answered as "no snapshot", never as a 500
-        return None
+    except Exception as error:  # any failure of the cache's server
+        raise CacheUnreachable(type(error).__name__) from error
     return snapshot if isinstance(snapshot, dict) else None
 
 
@@ -86,14 +90,20 @@ def health_refresh() -> dict[str, Any]:
         "broker": _check(check_broker(), now),
     }
     last_aws = previous.get("checks", {}).get("aws")
-    due = cache.add(AWS_PROBE_KEY, now, timeout=settings.HEALTH_AWS_SECONDS)
+    try:
+        due = cache.add(AWS_PROBE_KEY, now, timeout=settings.HEALTH_AWS_SECONDS)
+    except Exception as error:  # any failure of the cache's server
+        raise CacheUnreachable(type(error).__name__) from error
     if due or last_aws is None:
         checks["aws"] = _check(check_aws(), time.time())
     else:
         checks["aws"] = last_aws
     snapshot = {"checked_at": now, "checks": checks}
-    # Kept well past staleness, so a stale snapshot is reported as stale rather than missing.
-    cache.set(SNAPSHOT_KEY, snapshot, timeout=settings.HEALTH_AWS_SECONDS * 10)
+    try:
+        # Kept well past staleness, so a stale snapshot is reported stale rather than missing.
+        cache.set(SNAPSHOT_KEY, snapshot, timeout=settings.HEALTH_AWS_SECONDS * 10)
+    except Exception as error:  # any failure of the cache's server
+        raise CacheUnreachable(type(error).__name__) from error
     return snapshot
 
 
@@ -127,9 +137,13 @@ def _age(check: Check, now: float) -> float:
 def health() -> tuple[bool, dict[str, dict[str, object]]]:
     """The last snapshot's verdict, with each part's result and age, at the cost of one cache
     read. Only when there is no snapshot at all (a cold cache) is it made here, once."""
-    snapshot = _read_snapshot()
-    if snapshot is None:
-        snapshot = health_refresh()
+    try:
+        snapshot = _read_snapshot()
+        if snapshot is None:
+            snapshot = health_refresh()
+    except CacheUnreachable as error:
+        # Without the cache every probe would become a live one, AWS included: say so instead.
+        return False, {"cache": {"ok": False, "detail": str(error)}}
     now = time.time()
     if _age(snapshot, now) > settings.HEALTH_REFRESH_SECONDS:
         refresh_soon()

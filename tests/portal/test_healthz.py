@@ -230,3 +230,21 @@ def unused_tcp_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@pytest.mark.django_db
+def test_an_unreachable_cache_is_unhealthy_without_any_live_probe(
+    client, settings, sts_calls, unused_tcp_port
+):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{unused_tcp_port}/0",
+        }
+    }
+
+    response = _probe(client)
+
+    assert response.status_code == 503
+    assert response.json()["cache"]["ok"] is False
+    assert sts_calls == []
