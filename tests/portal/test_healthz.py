@@ -9,6 +9,7 @@ import pytest
 import time_machine
 from django.core.cache import cache
 from django.db import connection
+from django.test import override_settings
 
 from portal import health as portal_health
 from portal.celery import app as celery_app
@@ -234,16 +235,14 @@ def unused_tcp_port() -> int:
 
 @pytest.mark.django_db
 def test_an_unreachable_cache_is_unhealthy_without_any_live_probe(
-    client, settings, sts_calls, unused_tcp_port
+    client, sts_calls, unused_tcp_port
 ):
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": f"redis://127.0.0.1:{unused_tcp_port}/0",
-        }
+    unreachable = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": f"redis://127.0.0.1:{unused_tcp_port}/0",
     }
-
-    response = _probe(client)
+    with override_settings(CACHES={"default": unreachable}):
+        response = _probe(client)
 
     assert response.status_code == 503
     assert response.json()["cache"]["ok"] is False
