@@ -63,6 +63,7 @@ def _export(env: dict[str, str], cookie: str, log: Path) -> tuple[float, float, 
         return seconds, size / 1e6, peak_rss_mb(worker), before
 
 
+@pytest.mark.timeout(2400)
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("postgres_required")
 def test_bench_audit_trail_at_a_million_rows(
