@@ -80,9 +80,10 @@ def _read_snapshot() -> dict[str, Any] | None:
     return snapshot if isinstance(snapshot, dict) else None
 
 
-def health_refresh() -> dict[str, Any]:
+def health_refresh(*, aws_if_due: bool = True) -> dict[str, Any]:
     """Probe the database and the broker, and AWS when no process has asked it within
-    HEALTH_AWS_SECONDS (else keep the last AWS result); store the snapshot and return it."""
+    HEALTH_AWS_SECONDS (else keep the last AWS result); store the snapshot and return it.
+    `aws_if_due=False` leaves AWS to a later refresh unless there is no AWS result at all."""
     now = time.time()
     previous = _read_snapshot() or {}
     checks: dict[str, Check] = {
@@ -91,7 +92,7 @@ def health_refresh() -> dict[str, Any]:
     }
     last_aws = previous.get("checks", {}).get("aws")
     try:
-        due = cache.add(AWS_PROBE_KEY, now, timeout=settings.HEALTH_AWS_SECONDS)
+        due = aws_if_due and cache.add(AWS_PROBE_KEY, now, timeout=settings.HEALTH_AWS_SECONDS)
     except Exception as error:  # any failure of the cache's server
         raise CacheUnreachable(type(error).__name__) from error
     if due or last_aws is None:
@@ -136,11 +137,16 @@ def _age(check: Check, now: float) -> float:
 
 def health() -> tuple[bool, dict[str, dict[str, object]]]:
     """The last snapshot's verdict, with each part's result and age, at the cost of one cache
-    read. Only when there is no snapshot at all (a cold cache) is it made here, once."""
+    read. Only when there is no snapshot at all (a cold cache) is it made here, once; when the
+    snapshot is older than three intervals (nobody asked for a while), the database and the
+    broker are probed here, never AWS: AWS's result then goes stale only when the background
+    refresh that should renew it does not."""
     try:
         snapshot = _read_snapshot()
         if snapshot is None:
             snapshot = health_refresh()
+        elif _age(snapshot, time.time()) > STALE_AFTER_INTERVALS * settings.HEALTH_REFRESH_SECONDS:
+            snapshot = health_refresh(aws_if_due=False)
     except CacheUnreachable as error:
         # Without the cache every probe would become a live one, AWS included: say so instead.
         return False, {"cache": {"ok": False, "detail": str(error)}}
