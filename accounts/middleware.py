@@ -16,7 +16,7 @@ from accounts.models import User
 
 # Pages a privileged person may reach before setting up MFA: sign-in, MFA set-up, health.
 _MFA_EXEMPT_PREFIXES = ("account_", "mfa_")
-_MFA_EXEMPT_NAMES = {"healthz", "outbox", "outbox_message", "sso_logout"}
+_MFA_EXEMPT_NAMES = {"healthz", "readyz", "outbox", "outbox_message", "sso_logout"}
 
 
 def has_mfa(user: User) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import json
@@ -31,8 +32,14 @@ def _decode(text: str) -> bytes:
 
 def chain_keys() -> list[tuple[str, bytes]]:
     """(version, key) pairs, newest first; refuses a malformed setting, never echoing a key."""
+    return list(_parsed_keys(tuple(settings.AUDIT_CHAIN_KEYS)))
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed_keys(entries: tuple[str, ...]) -> tuple[tuple[str, bytes], ...]:
+    # Parsed once per distinct setting: verifying a million rows asks a million times.
     keys: list[tuple[str, bytes]] = []
-    for position, entry in enumerate(settings.AUDIT_CHAIN_KEYS, start=1):
+    for position, entry in enumerate(entries, start=1):
         version, _, encoded = entry.partition(":")
         try:
             raw = _decode(encoded) if version and encoded else b""
@@ -45,7 +52,12 @@ def chain_keys() -> list[tuple[str, bytes]]:
         keys.append((version, raw))
     if not keys:
         raise ImproperlyConfigured("AUDIT_CHAIN_KEYS must list at least one key")
-    return keys
+    return tuple(keys)
+
+
+@functools.lru_cache(maxsize=4)
+def _keys_by_version(entries: tuple[str, ...]) -> dict[str, bytes]:
+    return dict(_parsed_keys(entries))
 
 
 def newest_key_version() -> str:
@@ -58,7 +70,7 @@ def canonical(fields: dict[str, Any]) -> bytes:
 
 def mac(body: bytes, *, version: str) -> str:
     """The row's MAC under the key of `version`; KeyError when that key is not listed."""
-    key = dict(chain_keys())[version]
+    key = _keys_by_version(tuple(settings.AUDIT_CHAIN_KEYS))[version]
     return hmac.new(key, body, hashlib.sha256).hexdigest()
 
 

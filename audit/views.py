@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 
@@ -53,9 +54,9 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     )
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
+# Rows go out in chunks of about this many bytes: one socket write per row would cost the
+# server more than writing the row.
+_EXPORT_CHUNK_CHARS = 256 * 1024
 
 
 @require_GET
@@ -70,26 +71,38 @@ def audit_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
         return HttpResponseBadRequest(
             f"Nothing exported: {problems}", content_type="text/plain; charset=utf-8"
         )
-    writer = SafeWriter(_Echo())
+    buffer = io.StringIO()
+    writer = SafeWriter(buffer)
     header = ["id", "created_at", "actor", "action", "target", "data", "ip", "correlation_id"]
 
+    def chunk() -> str:
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
     def rows() -> Iterator[str]:
-        yield writer.writerow([*header, "prev_hash", "hash"])
-        for event in events.order_by("id").iterator(chunk_size=2000):
-            yield writer.writerow(
+        writer.writerow([*header, "prev_hash", "hash"])
+        yield chunk()
+        fields = ("pk", "created_at", "actor_label", "action", "target", "data", "ip")
+        rows = events.order_by("id").values_list(*fields, "correlation_id", "prev_hash", "hash")
+        # Plain tuples through a server-side cursor: no model per row, memory flat.
+        for pk, created_at, actor, action, target, data, ip, *chain in rows.iterator(5000):
+            if buffer.tell() >= _EXPORT_CHUNK_CHARS:
+                yield chunk()
+            writer.writerow(
                 [
-                    event.pk,
-                    event.created_at.isoformat(),
-                    event.actor_label,
-                    event.action,
-                    event.target,
-                    json.dumps(event.data, sort_keys=True),
-                    event.ip or "",
-                    event.correlation_id,
-                    event.prev_hash,
-                    event.hash,
+                    pk,
+                    created_at.isoformat(),
+                    actor,
+                    action,
+                    target,
+                    json.dumps(data, sort_keys=True),
+                    ip or "",
+                    *chain,
                 ]
             )
+        yield chunk()
 
     response = StreamingHttpResponse(rows(), content_type="text/csv")
     response["Content-Disposition"] = 'attachment; filename="audit-trail.csv"'

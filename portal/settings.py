@@ -427,6 +427,14 @@ CSRF_COOKIE_HTTPONLY = True
 # /healthz tells anonymous callers only healthy or not; this bearer token (or a signed-in
 # security admin) also sees which part failed.
 HEALTHZ_TOKEN = env_str("HEALTHZ_TOKEN", "")
+# /healthz answers from a snapshot refreshed this often (portal/health.py), stale after three
+# intervals; AWS is asked at most once per HEALTH_AWS_SECONDS, never less than a minute.
+HEALTH_REFRESH_SECONDS = env_int("HEALTH_REFRESH_SECONDS", 15)
+HEALTH_AWS_SECONDS = env_int("HEALTH_AWS_SECONDS", 60)
+if HEALTH_REFRESH_SECONDS < 1:
+    raise ImproperlyConfigured("HEALTH_REFRESH_SECONDS must be at least 1")
+if HEALTH_AWS_SECONDS < 60:
+    raise ImproperlyConfigured("HEALTH_AWS_SECONDS must be at least 60 (one AWS call a minute)")
 
 # --- Caches (allauth's rate limits live here) ----------------------------------------------
 
@@ -481,6 +489,10 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE["refresh-health"] = {
+    "task": "portal.tasks.refresh_health",
+    "schedule": float(HEALTH_REFRESH_SECONDS),
+}
 CELERY_BEAT_SCHEDULE["send-approval-reminders"] = {
     "task": "provisioning.tasks.send_approval_reminders",
     "schedule": 3600.0,
@@ -769,7 +781,7 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = True
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 
 # --- Logging --------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from provisioning.scim.api import scim_api
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
     # Before allauth's own: people do not manage their email addresses (see the view).
     path("accounts/email/", views.email_managed_by_hr, name="account_email"),
     path("accounts/preferences/", people_views.preferences, name="preferences"),

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+from collections.abc import Mapping
 from pathlib import Path
 
 from django.conf import settings
@@ -14,7 +15,7 @@ from django.views.decorators.http import require_GET
 
 from accounts import roles
 from accounts.http import AuthenticatedHttpRequest
-from portal.health import health
+from portal.health import health, readiness
 from provisioning.operations.selectors import home_counts
 
 
@@ -39,14 +40,25 @@ def _may_see_health_details(request: HttpRequest) -> bool:
     return roles.is_security_admin(request.user)
 
 
-@require_GET
-@never_cache
-def healthz(request: HttpRequest) -> JsonResponse:
-    ok, report = health()
+def _health_response(request: HttpRequest, ok: bool, report: Mapping[str, object]) -> JsonResponse:
     body: dict[str, object] = {"status": "ok" if ok else "unhealthy"}
     if _may_see_health_details(request):
         body.update(report)
     return JsonResponse(body, status=200 if ok else 503)
+
+
+@require_GET
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Database, broker and AWS as last checked in the background: one cache read."""
+    return _health_response(request, *health())
+
+
+@require_GET
+@never_cache
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Database and broker, probed live from this process (never AWS)."""
+    return _health_response(request, *readiness())
 
 
 def _outbox_files() -> list[Path]:

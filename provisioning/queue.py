@@ -20,6 +20,7 @@ class Job(Protocol):
 
 PROVISION = "provision"
 TEARDOWN = "teardown"
+CUT_ACCESS = "cut_access"
 END_GRANTS = "end_grants"
 REVIEW_START = "review_start"
 
@@ -51,7 +52,8 @@ def provision_now(request_id: int) -> None:
 
 
 def teardown_on_commit(offboarding_id: int) -> None:
-    _job(TEARDOWN).delay_on_commit(offboarding_id)
+    """Cut the leaver's access first, then tear the rest down (offboarding_cut_access)."""
+    _job(CUT_ACCESS).delay_on_commit(offboarding_id)
 
 
 def teardown_now(offboarding_id: int) -> None:

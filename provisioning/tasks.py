@@ -32,7 +32,7 @@ from provisioning.lifecycle.review_deadlines import (
 )
 from provisioning.offboarding.schedule import scheduled_offboardings_run
 from provisioning.offboarding.sweep import stuck_offboardings_sweep
-from provisioning.offboarding.teardown import offboarding_teardown
+from provisioning.offboarding.teardown import offboarding_cut_access, offboarding_teardown
 from provisioning.offboarding.verify import offboarding_give_up
 from provisioning.onboarding.claims import ProvisioningDeferred
 from provisioning.onboarding.run import access_request_provision, access_request_provision_crashed
@@ -197,6 +197,19 @@ def teardown_offboarding(self: Any, offboarding_id: int) -> None:
         offboarding_give_up(
             offboarding_id=offboarding_id, reason=f"unexpected error ({type(error).__name__})"
         )
+
+
+@shared_task(
+    base=SweptTask,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=settings.OFFBOARDING_SOFT_TIME_LIMIT,
+    time_limit=settings.OFFBOARDING_TIME_LIMIT,
+)
+def cut_offboarding_access(offboarding_id: int) -> None:
+    """Cut a leaver's console password and access keys, then enqueue the rest of the
+    teardown (provisioning/offboarding). A lost one is found by the offboarding sweeper."""
+    offboarding_cut_access(offboarding_id=offboarding_id)
 
 
 @shared_task(
@@ -374,6 +387,7 @@ def run_daily_guardrails() -> int:
 
 queue.register(queue.PROVISION, provision_access_request)
 queue.register(queue.TEARDOWN, teardown_offboarding)
+queue.register(queue.CUT_ACCESS, cut_offboarding_access)
 queue.register(queue.ROTATE_KEY, rotate_access_key)
 queue.register(queue.GUARDRAIL_RUN, run_guardrail)
 queue.register(queue.END_GRANTS, end_grants)

@@ -9,6 +9,7 @@ tried; verification follows.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +19,7 @@ from django.utils import timezone
 
 import audit
 from common.locks import LockKey, session_try_lock
-from provisioning import aws
+from provisioning import aws, queue
 from provisioning.errors import OffboardingBusy
 from provisioning.lifecycle.ending import grants_end_for_offboarding
 from provisioning.models import AccessKeyRecord, IamAccount, Offboarding
@@ -46,7 +47,21 @@ _STEP_ACTIONS = {
 }
 
 
-def offboarding_teardown(*, offboarding_id: int) -> Offboarding | None:
+def offboarding_cut_access(*, offboarding_id: int) -> None:
+    """The urgent half of a teardown, enqueued at HR's confirm: cut access on every IAM user
+    of the leaver (`offboarding_teardown` up to `access_cut_at`), then enqueue the rest of
+    the teardown. Re-enqueued, the rest queues behind the cuts of other offboardings
+    confirmed meanwhile, so twenty leavers confirmed at once all lose their credentials
+    before any one of them is torn down in full. Anything that stops the cut (another worker
+    holds it, an AWS error) leaves it to the full teardown, which cuts first and retries."""
+    try:
+        with contextlib.suppress(OffboardingBusy, aws.AwsError):
+            offboarding_teardown(offboarding_id=offboarding_id, cut_only=True)
+    finally:
+        queue.teardown_now(offboarding_id)
+
+
+def offboarding_teardown(*, offboarding_id: int, cut_only: bool = False) -> Offboarding | None:
     """Tear down every IAM user of the leaver, then verify. Returns None when there is
     nothing to do (the offboarding is gone or finished); raises OffboardingBusy when another
     worker holds it, and transient AwsErrors for the task to retry (steps done stay done).
@@ -60,7 +75,9 @@ def offboarding_teardown(*, offboarding_id: int) -> Offboarding | None:
         if not held:
             raise OffboardingBusy(f"offboarding {offboarding_id} is held by another worker")
         claimed = Offboarding.objects.filter(pk=offboarding_id, status__in=RUNNING_STATUSES).update(
-            status=Offboarding.Status.IN_PROGRESS, attempts=F("attempts") + 1
+            # `attempts` counts full teardown runs; the urgent cut before them is not one.
+            status=Offboarding.Status.IN_PROGRESS,
+            attempts=F("attempts") + (0 if cut_only else 1),
         )
         if claimed != 1:
             return None
@@ -82,6 +99,8 @@ def offboarding_teardown(*, offboarding_id: int) -> Offboarding | None:
             Offboarding.objects.filter(pk=offboarding.pk).update(
                 access_cut_at=offboarding.access_cut_at
             )
+        if cut_only:
+            return offboarding
         for account in accounts:
             for step in REST_STEPS:
                 _run_step(offboarding, account, step)

@@ -113,13 +113,18 @@ def _with_decisions(queryset: QuerySet[AccessRequest]) -> QuerySet[AccessRequest
 def _with_what_the_requester_holds(queryset: QuerySet[AccessRequest]) -> QuerySet[AccessRequest]:
     """Each requester's live IAM users (`live_accounts`) with their live grants
     (`live_grants`): what the approver weighs the request against, in two queries."""
+    # Only what the "Holds now" column shows: at sixty requests of people holding several
+    # grants each, building whole rows was most of the page's time.
     live_grants = (
         Grant.objects.filter(revoked_at__isnull=True)
         .select_related("role_group")
+        .only("iam_account", "ends_on", "role_group", "role_group__name")
         .order_by("role_group__name")
     )
-    live_accounts = IamAccount.objects.filter(status=IamAccount.Status.ACTIVE).prefetch_related(
-        Prefetch("grants", queryset=live_grants, to_attr="live_grants")
+    live_accounts = (
+        IamAccount.objects.filter(status=IamAccount.Status.ACTIVE)
+        .only("owner")
+        .prefetch_related(Prefetch("grants", queryset=live_grants, to_attr="live_grants"))
     )
     return queryset.prefetch_related(
         Prefetch("requester__iam_accounts", queryset=live_accounts, to_attr="live_accounts")

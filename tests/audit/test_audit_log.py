@@ -43,6 +43,25 @@ def test_export_streams_the_filtered_trail_as_csv(client, security_admin, employ
 
 
 @pytest.mark.django_db
+def test_a_long_export_arrives_whole_in_order_in_a_few_large_chunks(
+    client, auditor, employee, monkeypatch
+):
+    monkeypatch.setattr("audit.views._EXPORT_CHUNK_CHARS", 16 * 1024)
+    for n in range(400):
+        audit.record("request.submitted", actor=employee, target=f"=HYPERLINK({n})")
+    client.force_login(auditor)
+
+    response = client.get(reverse("audit_export"), {"action": "request.submitted"})
+    chunks = list(response.streaming_content)
+
+    rows = list(csv.reader(io.StringIO(b"".join(chunks).decode())))
+    ids = [int(row[0]) for row in rows[1:]]
+    assert len(ids) == 400 and ids == sorted(ids)
+    assert [row[4] for row in rows[1:3]] == ["'=HYPERLINK(0)", "'=HYPERLINK(1)"]
+    assert 4 < len(chunks) < 40  # streamed, but not one write per row
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("role", ["employee", "manager", "hr"])
 def test_people_without_audit_rights_get_403(client, people, role):
     client.force_login(people[role])

@@ -104,6 +104,7 @@ MATRIX: dict[str, Row] = {
     "home": Row(signed_in(OK)),
     "preferences": Row(signed_in(OK)),
     "healthz": Row(everyone((200, 503))),
+    "readyz": Row(everyone((200, 503))),
     "my_access": Row(signed_in(OK)),
     "request_access": Row(signed_in(OK)),
     "approvals": Row(only({"manager", "security"})),

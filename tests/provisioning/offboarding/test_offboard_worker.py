@@ -75,7 +75,8 @@ def test_a_worker_killed_mid_teardown_finishes_after_a_restart_with_a_correct_re
 
     offboarding.refresh_from_db()
     assert offboarding.status == Offboarding.Status.COMPLETED, offboarding.failure_reason
-    assert offboarding.attempts == 2
+    # Killed during the urgent cut (redelivered, then the full teardown: the one attempt).
+    assert offboarding.attempts == 1
     assert offboarding.steps_done == [f"killed.leaver:{step}" for step in STEPS]
     assert not aws.read_user("killed.leaver").exists
     [entry] = offboarding.report["accounts"]
@@ -94,3 +95,35 @@ def test_a_worker_killed_mid_teardown_finishes_after_a_restart_with_a_correct_re
 def _report_sent(outbox: Any) -> bool:
     subjects = [message["Subject"] for message in read_outbox(outbox)]
     return any("killed@example.com" in subject and "completed" in subject for subject in subjects)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_leavers_confirmed_together_all_lose_their_credentials_before_any_full_teardown(
+    aws_server: str, redis_url: str, postgres_required: None, tmp_path: Any, settings: Any
+) -> None:
+    strict_iam.use_strict_iam(settings)
+    hr = _hr("hr-together@example.com")
+    leavers = []
+    for n in range(3):
+        leaver = UserFactory(email=f"together-{n}@example.com")
+        strict_iam.load_user(f"together.{n}", simulated=False)
+        IamAccountFactory(owner=leaver, user_name=f"together.{n}")
+        leavers.append(leaver)
+
+    with running_worker(
+        moto_url=aws_server,
+        redis_url=redis_url,
+        outbox=tmp_path / "outbox",
+        extra_env={"PORTAL_STRICT_IAM": "1"},
+    ):
+        # One worker slot, three confirms queued before it takes the first.
+        for leaver in leavers:
+            offboarding_start(actor=hr, person=leaver)
+        wait_until(
+            lambda: Offboarding.objects.filter(status__in=FINISHED).count() == 3, timeout=120
+        )
+
+    offboardings = list(Offboarding.objects.order_by("pk"))
+    assert [o.status for o in offboardings] == [Offboarding.Status.COMPLETED] * 3
+    last_cut = max(o.access_cut_at for o in offboardings)
+    assert last_cut < min(o.finished_at for o in offboardings)

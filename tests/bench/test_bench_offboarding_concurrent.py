@@ -1,0 +1,102 @@
+"""Benchmark (`make bench`, not `make test`): 20 offboardings confirmed at once.
+
+Twenty HR confirms POSTed at the same moment (one thread each), each of a leaver with one IAM
+user holding a console password, two access keys, an enabled virtual MFA device, a group and
+an inline policy (as in test_bench_offboarding.py); a real Celery worker with concurrency 4
+(docker-compose's) on Redis; a local moto server. Printed: confirm -> console and keys cut
+(the worker's `access_cut_at` minus the moment that person's POST began), p50/p95 beside the
+0.5 s goal, and confirm -> verified."""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+
+from provisioning import aws
+from provisioning.models import Offboarding
+from tests.bench.scale import percentile
+from tests.bench.test_bench_offboarding import FINISHED, _assert_cut_in_aws, _hr, _loaded_leaver
+from tests.worker import running_worker, wait_until
+
+AT_ONCE = 20
+WORKER_CONCURRENCY = 4
+GOAL_P95_SECONDS = 0.5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bench_twenty_offboardings_confirmed_at_once(
+    aws_server: str, redis_url: str, postgres_required: None, tmp_path: Any, settings: Any
+) -> None:
+    settings.AWS_IS_LOCAL_FAKE = True
+    hr = _hr("bench-hr@example.com")
+    aws.call("CreateGroup", GroupName="bench-developers")
+    people = [_loaded_leaver(i, "bench-developers") for i in range(AT_ONCE)]
+    began: dict[int, datetime] = {}
+    answered: dict[int, datetime] = {}
+    statuses: list[int] = []
+    barrier = threading.Barrier(AT_ONCE)
+
+    def confirm(person: Any) -> None:
+        client = Client()
+        client.force_login(hr)
+        barrier.wait()
+        began[person.pk] = datetime.now(UTC)
+        response = client.post(reverse("offboard_person", args=[person.pk]), {"mode": "delete"})
+        statuses.append(response.status_code)
+        answered[person.pk] = datetime.now(UTC)
+        connection.close()
+
+    with running_worker(
+        moto_url=aws_server,
+        redis_url=redis_url,
+        outbox=tmp_path / "out",
+        concurrency=WORKER_CONCURRENCY,
+    ):
+        started = time.monotonic()
+        threads = [threading.Thread(target=confirm, args=(p,)) for p in people]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        wait_until(
+            lambda: Offboarding.objects.filter(status__in=FINISHED).count() == AT_ONCE,
+            timeout=300,
+            interval=0.1,
+        )
+        total = time.monotonic() - started
+    assert statuses == [302] * AT_ONCE
+    offboardings = list(Offboarding.objects.filter(person__in=people))
+    cut = [(o.access_cut_at - began[o.person_id]).total_seconds() for o in offboardings]
+    done = [(o.finished_at - began[o.person_id]).total_seconds() for o in offboardings]
+    posts = [(answered[p] - began[p]).total_seconds() for p in began]
+    after_answer = [(o.access_cut_at - answered[o.person_id]).total_seconds() for o in offboardings]
+    for person in people:
+        _assert_cut_in_aws(person)
+    assert not Offboarding.objects.exclude(status=Offboarding.Status.COMPLETED).exists()
+
+    print()
+    print(
+        f"[bench] {AT_ONCE} offboardings confirmed at once, worker concurrency "
+        f"{WORKER_CONCURRENCY}: confirm -> console and keys cut p50 {statistics.median(cut):.3f}s "
+        f"p95 {percentile(cut, 0.95):.3f}s max {max(cut):.3f}s (goal p95 < {GOAL_P95_SECONDS}s)"
+    )
+    print(
+        f"[bench] confirm -> verified and completed p50 {statistics.median(done):.3f}s "
+        f"p95 {percentile(done, 0.95):.3f}s; all {AT_ONCE} completed in {total:.1f}s; "
+        f"the confirming POST itself p50 {statistics.median(posts):.3f}s "
+        f"p95 {percentile(posts, 0.95):.3f}s"
+    )
+    print(
+        f"[bench] HR's confirm answered -> console and keys cut p50 "
+        f"{statistics.median(after_answer):.3f}s p95 {percentile(after_answer, 0.95):.3f}s "
+        f"(the POSTs run in this process, beside the moto server)"
+    )
+    print("[bench] cut times, sorted: " + " ".join(f"{c:.2f}" for c in sorted(cut)))
