@@ -158,10 +158,17 @@ def _provision(
             # A later end for a grant held now: nothing changes in AWS.
             grant_extension_apply(access_request)
             return "active"
-        account = step_iam_user(run)
-        step_group(run, account)
-        step_console(run, account)
-        step_access_key(run, account)
+        try:
+            account = step_iam_user(run)
+            step_group(run, account)
+            run.flush()
+            step_console(run, account)
+            step_access_key(run, account)
+            run.flush()
+        except BaseException:
+            # What AWS has done is recorded before the failure is handled.
+            run.flush()
+            raise
         step_notify_and_finish(run, account)
     except aws.AwsError as error:
         if error.transient and not final_attempt:

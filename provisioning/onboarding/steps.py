@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+import audit
 from provisioning import aws
 from provisioning.credentials import links
 from provisioning.credentials import notifications as credential_notifications
@@ -45,10 +47,32 @@ class Run:
     # the checks a resumed run needs (existing login profile, unrecorded keys) are skipped.
     created_user: bool = False
     link: CredentialLink | None = None
+    # The records of steps done in AWS but not yet committed (see `record`).
+    pending: list[Callable[[], None]] = field(default_factory=list)
 
     @property
     def steps(self) -> list[str]:
         return self.access_request.steps_done
+
+    def record(self, write: Callable[[], None]) -> None:
+        """Commit a step's outcome (its rows, its step, its audit rows). In a run that created
+        the IAM user, it waits for `flush`, so two steps commit together: a run dying between
+        them redoes only calls that are idempotent (AddUserToGroup; UpdateLoginProfile with the
+        password sealed before; a key never recorded, deleted on retry), and finds the user
+        it left through its tags."""
+        if self.created_user:
+            self.pending.append(write)
+            return
+        with transaction.atomic(), audit.batch():
+            write()
+
+    def flush(self) -> None:
+        """Commit the records waiting, in one transaction with one append to the audit chain."""
+        writes, self.pending = self.pending, []
+        if writes:
+            with transaction.atomic(), audit.batch():
+                for write in writes:
+                    write()
 
 
 def step_iam_user(run: Run) -> IamAccount:
@@ -73,18 +97,27 @@ def step_iam_user(run: Run) -> IamAccount:
         arn, created = aws.ensure_user(
             user_name, owner_email=requester.email, request_id=access_request.pk
         )
-    with transaction.atomic():
-        account = IamAccount.objects.select_for_update().filter(user_name=user_name).first()
-        if account is not None and account.owner_id != requester.pk:
-            raise PortalError(
-                f"The IAM user name {user_name} belongs to another person in the portal."
-            )
-        if account is None:
-            account = IamAccount.objects.create(owner=requester, user_name=user_name, arn=arn)
+    known = IamAccount.objects.filter(user_name=user_name).first()
+    if known is not None and known.owner_id != requester.pk:
+        raise PortalError(f"The IAM user name {user_name} belongs to another person in the portal.")
+    account = known or IamAccount(owner=requester, user_name=user_name, arn=arn)
+
+    def write() -> None:
+        if account.pk is None:
+            account.save()
         else:
             account.arn = arn
             account.status = IamAccount.Status.ACTIVE
-            account.save(update_fields=["arn", "status"])
+            # Fenced on the owner: the name cannot have passed to someone else meanwhile.
+            if (
+                IamAccount.objects.filter(pk=account.pk, owner=requester).update(
+                    arn=arn, status=account.status
+                )
+                != 1
+            ):
+                raise PortalError(
+                    f"The IAM user name {user_name} belongs to another person in the portal."
+                )
         record_step(access_request, "iam_user", iam_account=account)
         audit_step(
             access_request,
@@ -94,7 +127,9 @@ def step_iam_user(run: Run) -> IamAccount:
             arn=arn,
             tags={aws.OWNER_TAG: requester.email, aws.REQUEST_TAG: access_request.pk},
         )
+
     run.created_user = created
+    run.record(write)
     return account
 
 
@@ -121,7 +156,8 @@ def step_group(run: Run, account: IamAccount) -> None:
             policy_arns=list(role_group.managed_policy_arns),
         )
         attached = group_policies_verify(role_group, account)
-    with transaction.atomic():
+
+    def write() -> None:
         started_at = timezone.now()
         ends_on, ends_at = rules.grant_end(access_request, start=started_at)
         # A live grant of this role-group to the account (from an earlier request) is kept:
@@ -151,6 +187,8 @@ def step_group(run: Run, account: IamAccount) -> None:
             ends_on=ends_on,
             ends_at=ends_at,
         )
+
+    run.record(write)
 
 
 def _pending_link(run: Run, account: IamAccount) -> CredentialLink:
@@ -233,7 +271,9 @@ def step_console(run: Run, account: IamAccount) -> None:
                     error.code, error.message, error.operation, True, error.request_id
                 ) from None
             raise
-    with transaction.atomic():
+    sealed_in = link.pk
+
+    def write() -> None:
         record_step(access_request, "console")
         audit_step(
             access_request,
@@ -241,8 +281,10 @@ def step_console(run: Run, account: IamAccount) -> None:
             calls,
             iam_user=user_name,
             password_reset_required=True,
-            link=link.pk,
+            link=sealed_in,
         )
+
+    run.record(write)
 
 
 def step_access_key(run: Run, account: IamAccount) -> None:
@@ -296,8 +338,9 @@ def step_access_key(run: Run, account: IamAccount) -> None:
                 return
     with aws.recording() as calls:
         key_id, secret = aws.create_access_key(user_name)
+
     # The secret exists only in this process now: record the key and seal the secret together.
-    with transaction.atomic():
+    def write() -> None:
         AccessKeyRecord.objects.create(
             iam_account=account, access_key_id=key_id, request=access_request
         )
@@ -312,6 +355,8 @@ def step_access_key(run: Run, account: IamAccount) -> None:
             iam_user=user_name,
             access_key_id=key_id,
         )
+
+    run.record(write)
 
 
 def step_notify_and_finish(run: Run, account: IamAccount) -> None:
