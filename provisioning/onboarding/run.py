@@ -16,9 +16,8 @@ from provisioning.errors import PortalError
 from provisioning.lifecycle.extend import grant_extension_apply
 from provisioning.models import AccessRequest
 from provisioning.onboarding import notifications
-from provisioning.onboarding.claims import ClaimLost, ProvisioningDeferred, claim, fenced
+from provisioning.onboarding.claims import ClaimLost, ProvisioningDeferred, Run, claim, fenced
 from provisioning.onboarding.steps import (
-    Run,
     step_access_key,
     step_console,
     step_group,

@@ -3,14 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-import audit
 from provisioning import aws
 from provisioning.credentials import links
 from provisioning.credentials import notifications as credential_notifications
@@ -28,6 +24,7 @@ from provisioning.onboarding import notifications
 from provisioning.onboarding.claims import (
     ClaimLost,
     ProvisioningDeferred,
+    Run,
     audit_step,
     fenced,
     record_step,
@@ -40,64 +37,39 @@ CONSOLE_TYPES = (AccessType.CONSOLE, AccessType.BOTH)
 KEY_TYPES = (AccessType.PROGRAMMATIC, AccessType.BOTH)
 
 
-@dataclass
-class Run:
-    access_request: AccessRequest
-    # True only when this very run created the IAM user: nothing else can be on it yet, so
-    # the checks a resumed run needs (existing login profile, unrecorded keys) are skipped.
-    created_user: bool = False
-    link: CredentialLink | None = None
-    # The records of steps done in AWS but not yet committed (see `record`).
-    pending: list[Callable[[], None]] = field(default_factory=list)
-
-    @property
-    def steps(self) -> list[str]:
-        return self.access_request.steps_done
-
-    def record(self, write: Callable[[], None]) -> None:
-        """Commit a step's outcome (its rows, its step, its audit rows). In a run that created
-        the IAM user, it waits for `flush`, so two steps commit together: a run dying between
-        them redoes only calls that are idempotent (AddUserToGroup; UpdateLoginProfile with the
-        password sealed before; a key never recorded, deleted on retry), and finds the user
-        it left through its tags."""
-        if self.created_user:
-            self.pending.append(write)
-            return
-        with transaction.atomic(), audit.batch():
-            write()
-
-    def flush(self) -> None:
-        """Commit the records waiting, in one transaction with one append to the audit chain."""
-        writes, self.pending = self.pending, []
-        if writes:
-            with transaction.atomic(), audit.batch():
-                for write in writes:
-                    write()
-
-
 def step_iam_user(run: Run) -> IamAccount:
     access_request = run.access_request
     if "iam_user" in run.steps and access_request.iam_account is not None:
         return access_request.iam_account
     requester = access_request.requester
-    existing = (
-        IamAccount.objects.filter(owner=requester, status=IamAccount.Status.ACTIVE)
-        .order_by("created_at")
-        .first()
+    user_name = access_request.iam_user_name
+    # In one read: an account the person holds already, and whose the wanted name is.
+    held = Q(owner=requester, status=IamAccount.Status.ACTIVE)
+    accounts = list(
+        IamAccount.objects.filter(held | Q(user_name=user_name) if user_name else held).order_by(
+            "created_at"
+        )
+    )
+    existing = next(
+        (
+            a
+            for a in accounts
+            if a.owner_id == requester.pk and a.status == IamAccount.Status.ACTIVE
+        ),
+        None,
     )
     if existing is not None:
         with transaction.atomic():
             record_step(access_request, "iam_user", iam_account=existing)
             audit_step(access_request, "iam.user.reused", None, iam_user=existing.user_name)
         return existing
-    user_name = access_request.iam_user_name
     if not user_name:
         raise PortalError("The request has no IAM user name; it was submitted without one.")
     with aws.recording() as calls:
         arn, created = aws.ensure_user(
             user_name, owner_email=requester.email, request_id=access_request.pk
         )
-    known = IamAccount.objects.filter(user_name=user_name).first()
+    known = next((a for a in accounts if a.user_name == user_name), None)
     if known is not None and known.owner_id != requester.pk:
         raise PortalError(f"The IAM user name {user_name} belongs to another person in the portal.")
     account = known or IamAccount(owner=requester, user_name=user_name, arn=arn)

@@ -169,10 +169,12 @@ def _portal(
         for pk in ids:
             provision_access_request.delay(pk)
         wait_until(
-            lambda: not AccessRequest.objects.filter(
-                pk__in=ids,
-                status__in=[AccessRequest.Status.APPROVED, AccessRequest.Status.PROVISIONING],
-            ).exists(),
+            lambda: (
+                not AccessRequest.objects.filter(
+                    pk__in=ids,
+                    status__in=[AccessRequest.Status.APPROVED, AccessRequest.Status.PROVISIONING],
+                ).exists()
+            ),
             timeout=600,
             interval=0.05,
         )

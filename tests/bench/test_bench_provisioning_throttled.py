@@ -76,9 +76,11 @@ def test_bench_500_requests_with_4_workers_at_awss_limit(
             for pk in ids:
                 provision_access_request.delay(pk)
             wait_until(
-                lambda: not AccessRequest.objects.filter(
-                    pk__in=ids, status__in=[Status.APPROVED, Status.PROVISIONING]
-                ).exists(),
+                lambda: (
+                    not AccessRequest.objects.filter(
+                        pk__in=ids, status__in=[Status.APPROVED, Status.PROVISIONING]
+                    ).exists()
+                ),
                 timeout=REQUESTS * 5 / LIMIT + 120,
                 interval=0.2,
             )
