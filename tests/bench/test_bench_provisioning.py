@@ -203,6 +203,7 @@ def _portal(
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("postgres_required")
+@pytest.mark.timeout(1800)
 def test_bench_provisioning_at_1_2_and_4_workers_beside_as_many_bare_loops(
     aws_server: str, redis_url: str, tmp_path: Path
 ) -> None:

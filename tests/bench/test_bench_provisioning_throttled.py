@@ -37,6 +37,7 @@ Status = AccessRequest.Status
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("postgres_required")
+@pytest.mark.timeout(1800)
 def test_bench_500_requests_with_4_workers_at_awss_limit(
     aws_server: str, redis_url: str, tmp_path: Path
 ) -> None:
