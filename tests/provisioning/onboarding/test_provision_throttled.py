@@ -80,7 +80,8 @@ def test_two_workers_at_the_limit_provision_every_request_without_burning_retrie
     )
     ids = [r.pk for r in requests]
 
-    with ThrottleProxy(aws_server, rate=LIMIT) as proxy:
+    # Little burst allowance, as at a limit already being leaned on: only paced calls fit.
+    with ThrottleProxy(aws_server, rate=LIMIT, burst=3) as proxy:
         options: dict[str, Any] = {
             "moto_url": proxy.url,
             "redis_url": redis_url,
@@ -106,10 +107,8 @@ def test_two_workers_at_the_limit_provision_every_request_without_burning_retrie
     # Each IAM effect reached AWS exactly once: no user, membership or key made twice.
     onboarding = {name: proxy.operations.get(name) for name in ONBOARDING_CALLS}
     assert onboarding == dict.fromkeys(ONBOARDING_CALLS, REQUESTS)
-    # Paced, the workers never lean on the limit: the odd throttle at most, and no second
-    # carries much more than the limit. Unpaced, botocore's adaptive mode absorbs the
-    # throttles too, but only after the pair has used AWS's burst (about twice the limit in
-    # the first second) and met the limit again and again.
-    assert proxy.throttled <= REQUESTS * len(ONBOARDING_CALLS) // 10
-    assert proxy.busiest_second() <= LIMIT + 3
+    # Paced, the workers never lean on the limit: the odd throttle at most (calls delayed on
+    # the way can still arrive bunched; 0 in every run so far). Unpaced, botocore's adaptive
+    # mode absorbs the throttles too, but only after meeting the limit (9 times in a run).
+    assert proxy.throttled <= 3
     assert set(AccessRequest.objects.filter(pk__in=ids).values_list("attempts", flat=True)) == {1}
