@@ -25,6 +25,13 @@ def record(
     )
 
 
+def batch() -> Any:
+    """`with audit.batch():` appends the events recorded inside together, at its end."""
+    from audit.services import audit_batch
+
+    return audit_batch()
+
+
 def last_event(action: str) -> Any:
     """The newest event of `action`, or None."""
     from audit.selectors import latest_event

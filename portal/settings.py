@@ -626,6 +626,14 @@ AWS_ENDPOINT_URL = env_str("AWS_ENDPOINT_URL", "")
 AWS_MAX_ATTEMPTS = env_int("AWS_MAX_ATTEMPTS", 5)
 AWS_CONNECT_TIMEOUT = env_int("AWS_CONNECT_TIMEOUT", 5)
 AWS_READ_TIMEOUT = env_int("AWS_READ_TIMEOUT", 20)
+AWS_RETRY_MODE = env_str("AWS_RETRY_MODE", "adaptive")
+if AWS_RETRY_MODE not in {"standard", "adaptive"}:
+    raise ImproperlyConfigured("AWS_RETRY_MODE must be standard or adaptive")
+# One pace for every worker's mutating IAM calls (provisioning/aws/pacer.py), through Redis.
+# 0 paces nothing (development); production sets what the account sustains.
+AWS_IAM_MUTATING_RATE = env_int("AWS_IAM_MUTATING_RATE", 0)
+AWS_IAM_MUTATING_BURST = env_int("AWS_IAM_MUTATING_BURST", 1)
+AWS_PACER_MAX_WAIT_SECONDS = env_int("AWS_PACER_MAX_WAIT_SECONDS", 30)
 # The demo banner shows while the portal talks to a fake AWS on this machine.
 # docker-compose's demo AWS is a moto container, not on this host: it says so with AWS_IS_FAKE.
 AWS_IS_LOCAL_FAKE = env_bool(

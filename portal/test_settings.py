@@ -69,3 +69,8 @@ if os.environ.get("PORTAL_TEST_TRAVEL_DAYS"):
         _dt.datetime.now(_dt.UTC) + _dt.timedelta(days=int(os.environ["PORTAL_TEST_TRAVEL_DAYS"])),
         tick=True,
     ).start()
+# Benchmarks count each worker task's SQL statements (tests/sql_counter.py).
+if os.environ.get("PORTAL_COUNT_SQL") == "1":
+    from tests import sql_counter
+
+    sql_counter.install()

@@ -23,6 +23,8 @@ import botocore.config
 import botocore.exceptions
 from django.conf import settings
 
+from provisioning.aws import pacer
+
 logger = logging.getLogger(__name__)
 
 _TRANSIENT_CODES = {
@@ -84,7 +86,9 @@ def _config(profile: str) -> botocore.config.Config:
         )
     return botocore.config.Config(
         region_name=settings.AWS_REGION,
-        retries={"mode": "standard", "max_attempts": settings.AWS_MAX_ATTEMPTS},
+        # Adaptive: standard's retries, plus a client-side rate that backs off when AWS
+        # throttles (the shared pacer keeps workers from meeting the limit in the first place).
+        retries={"mode": settings.AWS_RETRY_MODE, "max_attempts": settings.AWS_MAX_ATTEMPTS},
         connect_timeout=settings.AWS_CONNECT_TIMEOUT,
         read_timeout=settings.AWS_READ_TIMEOUT,
     )
@@ -100,6 +104,8 @@ def client(service: str = "iam", *, profile: str | None = None) -> Any:
                 service, endpoint_url=settings.AWS_ENDPOINT_URL or None, config=_config(profile)
             )
             made.meta.events.register("after-call", _remember_request_id)
+            # Every HTTP attempt, retries included, takes its token from the shared bucket.
+            made.meta.events.register(f"before-send.{service}", _pace)
             if settings.AWS_TEST_SEAMS:
                 # Imported only here, and only under test settings: seams.py refuses to load
                 # anywhere else.
@@ -125,6 +131,11 @@ def quick_calls() -> Iterator[None]:
         yield
     finally:
         _local.profile = previous
+
+
+def _pace(event_name: str = "", **_: Any) -> None:
+    service, _sep, operation = event_name.removeprefix("before-send.").partition(".")
+    pacer.take(service, operation)
 
 
 def _remember_request_id(parsed: Any = None, **_: Any) -> None:
@@ -164,6 +175,8 @@ def call(operation: str, service: str = "iam", **params: Any) -> dict[str, Any]:
         botocore.exceptions.ConnectTimeoutError,
     ) as error:
         raise AwsError("ConnectionError", str(error), operation, transient=True) from None
+    except pacer.PacingTimeout as error:
+        raise AwsError("PortalPacing", str(error), operation, transient=True) from None
     except botocore.exceptions.NoCredentialsError:
         raise AwsError(
             "NoCredentials", "no AWS credentials are configured", operation, transient=False

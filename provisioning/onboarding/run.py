@@ -16,9 +16,8 @@ from provisioning.errors import PortalError
 from provisioning.lifecycle.extend import grant_extension_apply
 from provisioning.models import AccessRequest
 from provisioning.onboarding import notifications
-from provisioning.onboarding.claims import ClaimLost, ProvisioningDeferred, claim, fenced
+from provisioning.onboarding.claims import ClaimLost, ProvisioningDeferred, Run, claim, fenced
 from provisioning.onboarding.steps import (
-    Run,
     step_access_key,
     step_console,
     step_group,
@@ -158,10 +157,17 @@ def _provision(
             # A later end for a grant held now: nothing changes in AWS.
             grant_extension_apply(access_request)
             return "active"
-        account = step_iam_user(run)
-        step_group(run, account)
-        step_console(run, account)
-        step_access_key(run, account)
+        try:
+            account = step_iam_user(run)
+            step_group(run, account)
+            run.flush()
+            step_console(run, account)
+            step_access_key(run, account)
+            run.flush()
+        except BaseException:
+            # What AWS has done is recorded before the failure is handled.
+            run.flush()
+            raise
         step_notify_and_finish(run, account)
     except aws.AwsError as error:
         if error.transient and not final_attempt:

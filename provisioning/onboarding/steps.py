@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -26,6 +24,7 @@ from provisioning.onboarding import notifications
 from provisioning.onboarding.claims import (
     ClaimLost,
     ProvisioningDeferred,
+    Run,
     audit_step,
     fenced,
     record_step,
@@ -38,53 +37,59 @@ CONSOLE_TYPES = (AccessType.CONSOLE, AccessType.BOTH)
 KEY_TYPES = (AccessType.PROGRAMMATIC, AccessType.BOTH)
 
 
-@dataclass
-class Run:
-    access_request: AccessRequest
-    # True only when this very run created the IAM user: nothing else can be on it yet, so
-    # the checks a resumed run needs (existing login profile, unrecorded keys) are skipped.
-    created_user: bool = False
-    link: CredentialLink | None = None
-
-    @property
-    def steps(self) -> list[str]:
-        return self.access_request.steps_done
-
-
 def step_iam_user(run: Run) -> IamAccount:
     access_request = run.access_request
     if "iam_user" in run.steps and access_request.iam_account is not None:
         return access_request.iam_account
     requester = access_request.requester
-    existing = (
-        IamAccount.objects.filter(owner=requester, status=IamAccount.Status.ACTIVE)
-        .order_by("created_at")
-        .first()
+    user_name = access_request.iam_user_name
+    # In one read: an account the person holds already, and whose the wanted name is.
+    held = Q(owner=requester, status=IamAccount.Status.ACTIVE)
+    accounts = list(
+        IamAccount.objects.filter(held | Q(user_name=user_name) if user_name else held).order_by(
+            "created_at"
+        )
+    )
+    existing = next(
+        (
+            a
+            for a in accounts
+            if a.owner_id == requester.pk and a.status == IamAccount.Status.ACTIVE
+        ),
+        None,
     )
     if existing is not None:
         with transaction.atomic():
             record_step(access_request, "iam_user", iam_account=existing)
             audit_step(access_request, "iam.user.reused", None, iam_user=existing.user_name)
         return existing
-    user_name = access_request.iam_user_name
     if not user_name:
         raise PortalError("The request has no IAM user name; it was submitted without one.")
     with aws.recording() as calls:
         arn, created = aws.ensure_user(
             user_name, owner_email=requester.email, request_id=access_request.pk
         )
-    with transaction.atomic():
-        account = IamAccount.objects.select_for_update().filter(user_name=user_name).first()
-        if account is not None and account.owner_id != requester.pk:
-            raise PortalError(
-                f"The IAM user name {user_name} belongs to another person in the portal."
-            )
-        if account is None:
-            account = IamAccount.objects.create(owner=requester, user_name=user_name, arn=arn)
+    known = next((a for a in accounts if a.user_name == user_name), None)
+    if known is not None and known.owner_id != requester.pk:
+        raise PortalError(f"The IAM user name {user_name} belongs to another person in the portal.")
+    account = known or IamAccount(owner=requester, user_name=user_name, arn=arn)
+
+    def write() -> None:
+        if account.pk is None:
+            account.save()
         else:
             account.arn = arn
             account.status = IamAccount.Status.ACTIVE
-            account.save(update_fields=["arn", "status"])
+            # Fenced on the owner: the name cannot have passed to someone else meanwhile.
+            if (
+                IamAccount.objects.filter(pk=account.pk, owner=requester).update(
+                    arn=arn, status=account.status
+                )
+                != 1
+            ):
+                raise PortalError(
+                    f"The IAM user name {user_name} belongs to another person in the portal."
+                )
         record_step(access_request, "iam_user", iam_account=account)
         audit_step(
             access_request,
@@ -94,7 +99,9 @@ def step_iam_user(run: Run) -> IamAccount:
             arn=arn,
             tags={aws.OWNER_TAG: requester.email, aws.REQUEST_TAG: access_request.pk},
         )
+
     run.created_user = created
+    run.record(write)
     return account
 
 
@@ -121,7 +128,8 @@ def step_group(run: Run, account: IamAccount) -> None:
             policy_arns=list(role_group.managed_policy_arns),
         )
         attached = group_policies_verify(role_group, account)
-    with transaction.atomic():
+
+    def write() -> None:
         started_at = timezone.now()
         ends_on, ends_at = rules.grant_end(access_request, start=started_at)
         # A live grant of this role-group to the account (from an earlier request) is kept:
@@ -151,6 +159,8 @@ def step_group(run: Run, account: IamAccount) -> None:
             ends_on=ends_on,
             ends_at=ends_at,
         )
+
+    run.record(write)
 
 
 def _pending_link(run: Run, account: IamAccount) -> CredentialLink:
@@ -233,7 +243,9 @@ def step_console(run: Run, account: IamAccount) -> None:
                     error.code, error.message, error.operation, True, error.request_id
                 ) from None
             raise
-    with transaction.atomic():
+    sealed_in = link.pk
+
+    def write() -> None:
         record_step(access_request, "console")
         audit_step(
             access_request,
@@ -241,8 +253,10 @@ def step_console(run: Run, account: IamAccount) -> None:
             calls,
             iam_user=user_name,
             password_reset_required=True,
-            link=link.pk,
+            link=sealed_in,
         )
+
+    run.record(write)
 
 
 def step_access_key(run: Run, account: IamAccount) -> None:
@@ -296,8 +310,9 @@ def step_access_key(run: Run, account: IamAccount) -> None:
                 return
     with aws.recording() as calls:
         key_id, secret = aws.create_access_key(user_name)
+
     # The secret exists only in this process now: record the key and seal the secret together.
-    with transaction.atomic():
+    def write() -> None:
         AccessKeyRecord.objects.create(
             iam_account=account, access_key_id=key_id, request=access_request
         )
@@ -312,6 +327,8 @@ def step_access_key(run: Run, account: IamAccount) -> None:
             iam_user=user_name,
             access_key_id=key_id,
         )
+
+    run.record(write)
 
 
 def step_notify_and_finish(run: Run, account: IamAccount) -> None:

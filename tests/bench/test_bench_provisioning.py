@@ -1,14 +1,16 @@
-"""Benchmark (`make bench`, not `make test`): 200 approved requests provisioned by 2 worker
-processes against a local moto server, compared with a bare boto3 loop making the same IAM
-calls against the same server.
+"""Benchmark (`make bench`, not `make test`): approved requests provisioned by 1, 2 and 4 worker
+processes against a local moto server, each beside 1, 2 and 4 bare boto3 loops making the same
+IAM calls against the same server in the same run (equal concurrency; goal >= 0.9).
 
-Printed: requests per second, the ratio to the bare loop (goal >= 0.7), and IAM calls per user
-(counted from the audit rows, which carry the AWS request id of every call a step made).
-The bare loop runs in its own process, like the workers, so it does not share the moto
-server's interpreter lock."""
+Printed per concurrency: requests per second, the ratio to the bare loops, IAM calls per user
+(counted from the audit rows, which carry the AWS request id of every call a step made), SQL
+statements and commits per request (counted in the workers, tests/sql_counter.py) and CPU per
+request by process kind. Each loop runs in its own process, like the workers, so it does not
+share the moto server's interpreter lock."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -22,15 +24,18 @@ from typing import Any
 
 import boto3
 import pytest
+import redis
 
 from audit.models import AuditEvent
+from provisioning import aws as gateway
 from provisioning.models import AccessRequest
 from provisioning.tasks import provision_access_request
+from tests import sql_counter
 from tests.factories import RoleGroupFactory, UserFactory
 from tests.worker import running_worker, wait_until
 
-REQUESTS = 200
-WORKERS = 2
+REQUESTS = int(os.environ.get("BENCH_REQUESTS", "200"))
+CONCURRENCIES = (1, 2, 4)
 GROUP = "bench-developers"
 
 BARE_LOOP = textwrap.dedent(
@@ -101,10 +106,13 @@ def _reset(moto_url: str) -> None:
     boto3.client("iam", endpoint_url=moto_url, region_name="us-east-1").create_group(
         GroupName=GROUP
     )
+    # As a catalogue sync leaves the account: provisioning checks the group's MFA policy.
+    gateway.ensure_mfa_policy(gateway.whoami().account)
 
 
-def _bare_loops(moto_url: str, processes: int, per_process: int) -> float:
-    """Requests (users) per second of `processes` bare boto3 loops run side by side."""
+def _bare_loops(moto_url: str, processes: int, per_process: int) -> tuple[float, float]:
+    """Users per second of `processes` bare boto3 loops run side by side, and their CPU
+    seconds per user."""
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
     cpu = time.process_time(), resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
@@ -127,23 +135,12 @@ def _bare_loops(moto_url: str, processes: int, per_process: int) -> float:
     moto_cpu = time.process_time() - cpu[0]
     print(
         f"\n[bench] bare loop x{processes} CPU ms per user: boto3 loops "
-        f"{loops_cpu * 1000 / users:.0f}, moto server {moto_cpu * 1000 / users:.0f}"
+        f"{loops_cpu * 1000 / users:.1f}, moto server {moto_cpu * 1000 / users:.1f}"
     )
-    return users / elapsed
+    return users / elapsed, loops_cpu / users
 
 
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("postgres_required")
-def test_bench_provisioning_200_requests_with_2_workers(
-    aws_server: str, redis_url: str, tmp_path: Path
-) -> None:
-    _reset(aws_server)
-    bare_one = _bare_loops(aws_server, 1, REQUESTS)
-    _reset(aws_server)
-    bare_two = _bare_loops(aws_server, WORKERS, REQUESTS // WORKERS)
-    _reset(aws_server)
-
-    role_group = RoleGroupFactory(iam_group_name=GROUP, managed_policy_arns=[])
+def _seed(role_group: Any, prefix: str) -> list[int]:
     people = UserFactory.create_batch(REQUESTS)
     requests = AccessRequest.objects.bulk_create(
         AccessRequest(
@@ -152,55 +149,93 @@ def test_bench_provisioning_200_requests_with_2_workers(
             access_type=AccessRequest.AccessType.BOTH,
             justification="Benchmark request: console and an access key.",
             status=AccessRequest.Status.APPROVED,
-            iam_user_name=f"bench-{person.pk}",
+            iam_user_name=f"{prefix}{person.pk}",
         )
         for person in people
     )
-    ids = [r.pk for r in requests]
-    outbox = tmp_path / "outbox"
-    # A long visibility timeout: no task is handed out twice during the run.
-    options: dict[str, Any] = {
-        "moto_url": aws_server,
-        "redis_url": redis_url,
-        "outbox": outbox,
-        "visibility_timeout": 3600,
-    }
-    with running_worker(**options) as first, running_worker(**options) as second:
-        groups = [first.process.pid, second.process.pid]
+    return [r.pk for r in requests]
+
+
+def _portal(
+    processes: int, ids: list[int], options: dict[str, Any], counters: Any
+) -> dict[str, float]:
+    """Provision `ids` with `processes` worker processes; their rate and costs per request."""
+    with contextlib.ExitStack() as stack:
+        workers = [stack.enter_context(running_worker(**options)) for _ in range(processes)]
+        groups = [worker.process.pid for worker in workers if worker.process]
+        counters.delete(sql_counter.STATEMENTS, sql_counter.COMMITS, sql_counter.TASKS)
         cpu_before = _cpu_snapshot(groups)
         started = time.perf_counter()
         for pk in ids:
             provision_access_request.delay(pk)
         wait_until(
             lambda: (
-                AccessRequest.objects.filter(pk__in=ids, status=AccessRequest.Status.ACTIVE).count()
-                == REQUESTS
+                not AccessRequest.objects.filter(
+                    pk__in=ids,
+                    status__in=[AccessRequest.Status.APPROVED, AccessRequest.Status.PROVISIONING],
+                ).exists()
             ),
             timeout=600,
             interval=0.05,
         )
         elapsed = time.perf_counter() - started
         cpu_after = _cpu_snapshot(groups)
-
-    portal = REQUESTS / elapsed
+    not_active = set(
+        AccessRequest.objects.filter(pk__in=ids)
+        .exclude(status=AccessRequest.Status.ACTIVE)
+        .values_list("failure_reason", flat=True)
+    )
+    assert not not_active, not_active
     calls = sum(
         len(event.data.get("aws_request_ids", []))
         for event in AuditEvent.objects.filter(target__in=[f"access_request:{pk}" for pk in ids])
     )
-    iam = boto3.client("iam", endpoint_url=aws_server, region_name="us-east-1")
-    assert len(iam.list_users(MaxItems=1000)["Users"]) == REQUESTS
-    print(
-        f"\n[bench] {REQUESTS} requests, {WORKERS} worker processes: {elapsed:.2f}s, "
-        f"{portal:.1f} requests/s"
-        f"\n[bench] bare boto3 loop, 1 process: {bare_one:.1f} users/s -> "
-        f"ratio {portal / bare_one:.2f} (goal >= 0.7)"
-        f"\n[bench] bare boto3 loops, {WORKERS} processes: {bare_two:.1f} users/s -> "
-        f"ratio {portal / bare_two:.2f}"
-        f"\n[bench] IAM calls per user: {calls / REQUESTS:.2f}"
-        f"\n[bench] CPU ms per request: "
-        + ", ".join(
-            f"{name} {(cpu_after[name] - cpu_before[name]) * 1000 / REQUESTS:.0f}"
-            for name in cpu_before
+    cpu = {name: (cpu_after[name] - cpu_before[name]) / len(ids) for name in cpu_before}
+    return {
+        "rate": len(ids) / elapsed,
+        "calls": calls / len(ids),
+        "statements": int(counters.get(sql_counter.STATEMENTS) or 0) / len(ids),
+        "commits": int(counters.get(sql_counter.COMMITS) or 0) / len(ids),
+        "tasks": int(counters.get(sql_counter.TASKS) or 0),
+        **cpu,
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("postgres_required")
+@pytest.mark.timeout(1800)
+def test_bench_provisioning_at_1_2_and_4_workers_beside_as_many_bare_loops(
+    aws_server: str, redis_url: str, tmp_path: Path
+) -> None:
+    role_group = RoleGroupFactory(iam_group_name=GROUP, managed_policy_arns=[])
+    counters = redis.Redis.from_url(redis_url)
+    # A long visibility timeout: no task is handed out twice during the run.
+    options: dict[str, Any] = {
+        "moto_url": aws_server,
+        "redis_url": redis_url,
+        "outbox": tmp_path / "outbox",
+        "visibility_timeout": 3600,
+        "extra_env": {"PORTAL_COUNT_SQL": "1"},
+    }
+    lines = []
+    for processes in CONCURRENCIES:
+        _reset(aws_server)
+        bare, bare_cpu = _bare_loops(aws_server, processes, REQUESTS // processes)
+        _reset(aws_server)
+        ids = _seed(role_group, f"bench{processes}-")
+        portal = _portal(processes, ids, options, counters)
+        iam = boto3.client("iam", endpoint_url=aws_server, region_name="us-east-1")
+        assert len(iam.list_users(MaxItems=1000)["Users"]) == REQUESTS
+        worker_cpu = portal["worker pool processes"] + portal["worker main processes"]
+        lines.append(
+            f"[bench] x{processes}: portal {portal['rate']:.1f} req/s vs {processes} bare "
+            f"loop(s) {bare:.1f} users/s -> ratio {portal['rate'] / bare:.2f} (goal >= 0.9); "
+            f"SQL per request {portal['statements']:.1f} statements + "
+            f"{portal['commits']:.1f} COMMIT; worker CPU per request {worker_cpu * 1000:.1f} ms "
+            f"(bare loop {bare_cpu * 1000:.1f} ms per user); moto "
+            f"{portal['moto server (test process)'] * 1000:.1f} ms, postgres "
+            f"{portal['postgres'] * 1000:.1f} ms, redis {portal['redis'] * 1000:.1f} ms; "
+            f"IAM calls per user {portal['calls']:.2f}"
         )
-        + f" (on {os.cpu_count()} CPUs)"
-    )
+        print("\n" + lines[-1])
+    print(f"\n[bench] {REQUESTS} requests per round, on {os.cpu_count()} CPUs\n" + "\n".join(lines))
