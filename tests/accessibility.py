@@ -34,9 +34,7 @@ def axe_violations(page: Any) -> list[str]:
 
 def sideways_overflow(page: Any) -> int:
     """How many pixels wider than the window the page is (0 when it fits)."""
-    return page.evaluate(
-        "Math.max(0, document.documentElement.scrollWidth - window.innerWidth)"
-    )
+    return page.evaluate("Math.max(0, document.documentElement.scrollWidth - window.innerWidth)")
 
 
 def page_problems(page: Any, name: str) -> list[str]:
