@@ -24,7 +24,7 @@ _RUN = """async (blocking) => {
 
 
 def axe_violations(page: Any) -> list[str]:
-    """The serious and critical violations axe-core finds on the page, as `rule (impact): target`."""
+    """The serious and critical violations axe-core finds, as `rule (impact): target`."""
     if not AXE.exists():
         raise AssertionError(f"no axe-core at {AXE}: run `npm ci --prefix tests/a11y`")
     if not page.evaluate("typeof window.axe === 'object'"):
