@@ -37,9 +37,14 @@ def sideways_overflow(page: Any) -> int:
     return page.evaluate("Math.max(0, document.documentElement.scrollWidth - window.innerWidth)")
 
 
-def page_problems(page: Any, name: str) -> list[str]:
-    """What a person would stumble on at this step: axe's findings and sideways scrolling."""
+def page_problems(page: Any, name: str, screenshots: Path | None = None) -> list[str]:
+    """What a person would stumble on at this step: axe's findings and sideways scrolling.
+    With `screenshots`, a full-page screenshot of the step is kept there too."""
     width = page.viewport_size["width"]
+    if screenshots is not None:
+        screenshots.mkdir(parents=True, exist_ok=True)
+        slug = "".join(c if c.isalnum() else "-" for c in name).strip("-")
+        page.screenshot(path=str(screenshots / f"{width}px-{slug}.png"), full_page=True)
     problems = [f"{name} @{width}px: {v}" for v in axe_violations(page)]
     overflow = sideways_overflow(page)
     if width <= PHONE and overflow:
