@@ -32,20 +32,35 @@ def axe_violations(page: Any) -> list[str]:
     return page.evaluate(_RUN, list(BLOCKING))
 
 
+def dangling_references(page: Any) -> list[str]:
+    """`aria-describedby`, `aria-labelledby`, `aria-controls` and `<label for>` naming an id
+    the page does not have (a help text or an error a screen reader would never hear)."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll(
+              "[aria-describedby], [aria-labelledby], [aria-controls], label[for]")]
+            .flatMap((el) => ["aria-describedby", "aria-labelledby", "aria-controls", "for"]
+              .flatMap((attr) => (el.getAttribute(attr) || "").split(/\\s+/).filter(Boolean)
+                .filter((id) => !document.getElementById(id))
+                .map((id) => `${el.tagName.toLowerCase()}[${attr}] -> #${id} is missing`)))"""
+    )
+
+
 def sideways_overflow(page: Any) -> int:
     """How many pixels wider than the window the page is (0 when it fits)."""
     return page.evaluate("Math.max(0, document.documentElement.scrollWidth - window.innerWidth)")
 
 
 def page_problems(page: Any, name: str, screenshots: Path | None = None) -> list[str]:
-    """What a person would stumble on at this step: axe's findings and sideways scrolling.
+    """What a person would stumble on at this step: axe's findings, references to ids that are
+    not there, and sideways scrolling on a phone.
     With `screenshots`, a full-page screenshot of the step is kept there too."""
     width = page.viewport_size["width"]
     if screenshots is not None:
         screenshots.mkdir(parents=True, exist_ok=True)
         slug = "".join(c if c.isalnum() else "-" for c in name).strip("-")
         page.screenshot(path=str(screenshots / f"{width}px-{slug}.png"), full_page=True)
-    problems = [f"{name} @{width}px: {v}" for v in axe_violations(page)]
+    found = axe_violations(page) + dangling_references(page)
+    problems = [f"{name} @{width}px: {v}" for v in found]
     overflow = sideways_overflow(page)
     if width <= PHONE and overflow:
         problems.append(f"{name} @{width}px: scrolls sideways by {overflow}px")

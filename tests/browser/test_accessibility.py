@@ -58,6 +58,11 @@ def test_a_failed_submit_focuses_a_summary_linking_each_error_to_its_field(
     page.click("main button[type=submit]")
     page.wait_for_load_state()
     summary = page.locator(".error-summary")
+    # Each field is described by its own help text and error, under the ids Django gives them.
+    described = page.locator("#id_justification").get_attribute("aria-describedby").split()
+    assert described == ["id_justification_helptext", "id_justification_error"]
+    assert "20 to 1000 characters" in page.inner_text("#id_justification_helptext")
+    assert "required" in page.inner_text("#id_justification_error")
     assert page.evaluate("document.activeElement.classList.contains('error-summary')")
     first = summary.locator("a").first
     target = first.get_attribute("href")
