@@ -27,7 +27,7 @@ def _request_and_approve(browser: Any, portal: str, width: int) -> None:
     page.click("button[value=confirm]")
     employee.close()
     manager = Person(browser, portal, "manager@example.com", width)
-    manager.page.click("button[name=approve_one]")
+    manager.go("/access/approvals/").click("button[name=approve_one]")
     manager.close()
 
 

@@ -35,6 +35,10 @@ def test_grants_end_extend_and_are_reviewed_as_people_do_it(
     page.fill("#id_max_duration_hours", "4")
     page.click("main button[type=submit]")
     assert "Break-glass admins added" in security.text()
+    # Nobody can ask for it until it exists in AWS.
+    security.go("/access/catalogue/").locator("main button", has_text="Sync to AWS").click()
+    _eventually(lambda: "Not ready yet" not in security.go("/access/catalogue/").inner_text("main"))
+    security.shot("catalogue-synced")
 
     employee = Person(browser, portal, "employee@example.com", width)
     manager = Person(browser, portal, "manager@example.com", width)
@@ -79,6 +83,7 @@ def test_grants_end_extend_and_are_reviewed_as_people_do_it(
     page.fill("#id_duration_hours", "2")
     page.fill("#id_justification", "Incident INC-1234: rotate the compromised key.")
     page.click("main button[type=submit]")
+    assert "sent" in employee.text().lower(), employee.text()
     manager.go("/access/approvals/").click("button[name=approve_one]")
     security.go("/access/approvals/").click("button[name=approve_one]")
     _eventually(lambda: employee.go("/access/").inner_text("main").count("Give up") == 2)
