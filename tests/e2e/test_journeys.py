@@ -74,8 +74,6 @@ class Person:
     reach through `go` or `shot` is checked (axe-core, sideways scrolling on a phone); `close`
     fails on what was found."""
 
-    shots = 0
-
     def __init__(self, browser: Any, base: str, email: str, width: int = DESKTOP) -> None:
         self.base = base
         self.width = width
@@ -104,11 +102,13 @@ class Person:
         self.problems += page_problems(self.page, f"{self.who}: {name} ({self.page.url})")
 
     def shot(self, name: str) -> None:
+        """Check the page, then keep a screenshot of it in <width>px/<test>/NN-<who>-<name>.png."""
         self.check(name)
-        Person.shots += 1
-        folder = SCREENSHOTS / f"{self.page.viewport_size['width']}px"
+        test = os.environ.get("PYTEST_CURRENT_TEST", "journey").split("::")[-1].split("[")[0]
+        folder = SCREENSHOTS / f"{self.page.viewport_size['width']}px" / test
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{Person.shots:03d}-{self.who}-{name}.png"
+        step = len(list(folder.glob("*.png"))) + 1
+        path = folder / f"{step:02d}-{self.who}-{name}.png"
         self.page.screenshot(path=str(path), full_page=True)
 
     def follow_menu(self, label: str) -> None:
