@@ -38,6 +38,7 @@ def dangling_references(page: Any) -> list[str]:
     return page.evaluate(
         """() => [...document.querySelectorAll(
               "[aria-describedby], [aria-labelledby], [aria-controls], label[for]")]
+            .filter((el) => el.type !== "hidden")  // never exposed, so never read
             .flatMap((el) => ["aria-describedby", "aria-labelledby", "aria-controls", "for"]
               .flatMap((attr) => (el.getAttribute(attr) || "").split(/\\s+/).filter(Boolean)
                 .filter((id) => !document.getElementById(id))
