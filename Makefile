@@ -26,7 +26,11 @@ tests/oidc/node_modules/.package-lock.json: tests/oidc/package-lock.json
 tests/saml/node_modules/.package-lock.json: tests/saml/package-lock.json
 	npm ci --no-audit --no-fund --prefix tests/saml
 
-test: $(STAMP) tests/oidc/node_modules/.package-lock.json tests/saml/node_modules/.package-lock.json
+# axe-core, which the browser and e2e tests run on each page (npm registry only).
+tests/a11y/node_modules/.package-lock.json: tests/a11y/package-lock.json
+	npm ci --no-audit --no-fund --prefix tests/a11y
+
+test: $(STAMP) tests/oidc/node_modules/.package-lock.json tests/saml/node_modules/.package-lock.json tests/a11y/node_modules/.package-lock.json
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
@@ -40,7 +44,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m pytest tests/bench -s -p no:randomly --override-ini addopts= $(PYTEST_ARGS)
 
-e2e: $(STAMP)
+e2e: $(STAMP) tests/a11y/node_modules/.package-lock.json
 	$(PY) -m pip install -q -r requirements-e2e.txt
 	$(PY) -m pytest tests/e2e -p no:randomly --override-ini addopts= $(PYTEST_ARGS)
 

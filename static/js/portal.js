@@ -71,3 +71,45 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 });
+
+// The main menu folds behind "Menu" on a phone. Without this script it simply stays open.
+document.addEventListener("DOMContentLoaded", () => {
+  const toggle = document.querySelector(".menu-toggle");
+  const menu = toggle && document.getElementById(toggle.getAttribute("aria-controls"));
+  if (!menu) return;
+  const phone = window.matchMedia("(max-width: 640px)");
+  const show = (open) => {
+    toggle.setAttribute("aria-expanded", String(open));
+    menu.hidden = !open;
+  };
+  const fit = () => {
+    toggle.hidden = !phone.matches;
+    show(!phone.matches);
+  };
+  toggle.addEventListener("click", () => show(toggle.getAttribute("aria-expanded") !== "true"));
+  menu.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && phone.matches) {
+      show(false);
+      toggle.focus();
+    }
+  });
+  phone.addEventListener("change", fit);
+  fit();
+});
+
+// A failed submit: the summary of what went wrong takes focus, so it is read out first; its
+// links move focus to the field itself.
+document.addEventListener("DOMContentLoaded", () => {
+  const summary = document.querySelector("[data-error-summary]");
+  if (summary) summary.focus();
+});
+document.addEventListener("click", (event) => {
+  const link = event.target.closest("[data-error-summary] a[href^='#']");
+  if (!link) return;
+  const field = document.getElementById(link.getAttribute("href").slice(1));
+  if (!field) return;
+  event.preventDefault();
+  field.scrollIntoView({ block: "center" });
+  field.focus();
+  history.replaceState(null, "", link.getAttribute("href"));
+});

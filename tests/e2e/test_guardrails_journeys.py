@@ -13,8 +13,8 @@ import pyotp
 from tests.e2e.test_journeys import Person, _eventually
 
 
-def _request_and_approve(browser: Any, portal: str) -> None:
-    employee = Person(browser, portal, "employee@example.com")
+def _request_and_approve(browser: Any, portal: str, width: int) -> None:
+    employee = Person(browser, portal, "employee@example.com", width)
     page = employee.go("/access/request/")
     value = page.evaluate(
         "() => [...document.querySelectorAll('select[name=role_group] option')]"
@@ -26,8 +26,8 @@ def _request_and_approve(browser: Any, portal: str) -> None:
     page.click("text=Review the request")
     page.click("button[value=confirm]")
     employee.close()
-    manager = Person(browser, portal, "manager@example.com")
-    manager.page.click("button[name=approve_one]")
+    manager = Person(browser, portal, "manager@example.com", width)
+    manager.go("/access/approvals/").click("button[name=approve_one]")
     manager.close()
 
 
@@ -44,10 +44,10 @@ def _open_link(person: Any, subject: str) -> str:
 
 
 def test_mfa_at_hand_over_and_a_key_rotation_as_the_employee_does_them(
-    portal: str, browser: Any
+    portal: str, browser: Any, width: int
 ) -> None:
-    _request_and_approve(browser, portal)
-    employee = Person(browser, portal, "employee@example.com")
+    _request_and_approve(browser, portal, width)
+    employee = Person(browser, portal, "employee@example.com", width)
     employee.page.goto(_open_link(employee, "Your AWS access is ready"))
     employee.page.locator("main button[type=submit]").first.click()
     assert "aws sts get-session-token" in employee.text()
@@ -79,10 +79,10 @@ def test_mfa_at_hand_over_and_a_key_rotation_as_the_employee_does_them(
 
 
 def test_the_security_admin_scores_the_account_and_scans_for_drift(
-    portal: str, browser: Any
+    portal: str, browser: Any, width: int
 ) -> None:
-    admin = Person(browser, portal, "security@example.com")
-    admin.page.locator("nav a", has_text="Guardrails").click()
+    admin = Person(browser, portal, "security@example.com", width)
+    admin.follow_menu("Guardrails")
     assert "not been checked yet" in admin.text()
     admin.page.locator("main button", has_text="Check now").click()
 
