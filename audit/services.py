@@ -24,6 +24,10 @@ class Person(Protocol):
 
 # A person, a named system actor ("scim:okta"), or None for the portal itself.
 Actor = Person | str | None
+# The person an event was done to: the person, their id, or None (nobody, or not known).
+Subject = Person | int | None
+# The chain format new rows are written in (see `AuditEvent.chain_format`).
+CHAIN_FORMAT = 2
 # Every writer takes this transaction-scoped lock before reading the chain's head, so two
 # concurrent writers can never chain onto the same previous row.
 _CHAIN_LOCK_KEY = 7_142_001
@@ -33,19 +37,22 @@ _SECRET_KEYS = {"password", "secret", "secret_access_key", "token", "ciphertext"
 
 
 def canonical_fields(event: AuditEvent) -> bytes:
-    return canonical(
-        {
-            "created_at": event.created_at.isoformat(),
-            "actor_id": event.actor_id,
-            "actor_label": event.actor_label,
-            "action": event.action,
-            "target": event.target,
-            "data": event.data,
-            "ip": event.ip,
-            "correlation_id": event.correlation_id,
-            "prev_hash": event.prev_hash,
-        }
-    )
+    """What the row's MAC covers, by its chain format: a row cannot be moved to the other
+    format without breaking its MAC, so the format needs no MAC of its own."""
+    fields = {
+        "created_at": event.created_at.isoformat(),
+        "actor_id": event.actor_id,
+        "actor_label": event.actor_label,
+        "action": event.action,
+        "target": event.target,
+        "data": event.data,
+        "ip": event.ip,
+        "correlation_id": event.correlation_id,
+        "prev_hash": event.prev_hash,
+    }
+    if event.chain_format >= 2:
+        fields["subject_id"] = event.subject_id
+    return canonical(fields)
 
 
 def compute_hash(event: AuditEvent) -> str:
@@ -71,16 +78,27 @@ def _actor_fields(actor: Actor) -> tuple[int | None, str]:
     return actor.pk, actor.email
 
 
+def _subject_id(subject: Subject, target: str) -> int | None:
+    """The subject's id; a person's own target names them, so those need not say so."""
+    if subject is None:
+        kind, _, key = target.partition(":")
+        return int(key) if kind == "person" and key.isdigit() else None
+    return subject if isinstance(subject, int) else subject.pk
+
+
 def audit_record(
     *,
     action: str,
     actor: Actor = None,
     target: str = "",
+    subject: Subject = None,
     data: dict[str, Any] | None = None,
     ip: str | None = None,
     correlation_id: str = "",
 ) -> AuditEvent:
-    """Append one event, chained to the previous one, in the caller's transaction."""
+    """Append one event, chained to the previous one, in the caller's transaction. `subject`
+    is the person it was done to (the requester, the IAM user's owner, the leaver): the
+    person filter of the trail finds the event under their name."""
     actor_id, actor_label = _actor_fields(actor)
     data = _clean(data)
     # No savepoint: the row belongs to the caller's transaction and fails with it, and the
@@ -96,11 +114,13 @@ def audit_record(
             actor_label=actor_label[:254],
             action=action,
             target=target[:200],
+            subject_id=_subject_id(subject, target),
             data=data,
             ip=ip or None,
             correlation_id=correlation_id[:64],
             prev_hash=head or GENESIS_HASH,
             key_version=newest_key_version(),
+            chain_format=CHAIN_FORMAT,
         )
         event.hash = compute_hash(event)
         event.save()
