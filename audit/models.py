@@ -28,7 +28,7 @@ class AuditEvent(models.Model):
     # Which fields the MAC covers: 1, the original ones; 2, those and `subject_id`. Rows
     # written before the subject existed stay 1 (their subject was filled in afterwards from
     # their target, outside the MAC); flipping the format of a row breaks its MAC.
-    chain_format = models.PositiveSmallIntegerField(default=1)
+    chain_format = models.PositiveSmallIntegerField(default=1, db_default=1)
 
     class Meta:
         ordering = ["-id"]
