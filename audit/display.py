@@ -91,14 +91,17 @@ def _target_link(event: AuditEvent, may: Callable[[str | None], bool]) -> tuple[
     return Link(event.target, _trail(target=event.target)), True
 
 
+def _inline(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, cls=DjangoJSONEncoder)
+    return str(value)
+
+
 def _details(data: dict[str, Any]) -> tuple[str, str, str]:
     """(inline text, or "" when folded; the JSON when folded; the fold's summary)."""
     if not data:
         return "", "", ""
-    inline = ", ".join(
-        f"{key}={json.dumps(value, cls=DjangoJSONEncoder) if isinstance(value, (dict, list)) else value}"
-        for key, value in data.items()
-    )
+    inline = ", ".join(f"{key}={_inline(value)}" for key, value in data.items())
     if len(inline) <= INLINE_DETAILS_LIMIT:
         return inline, "", ""
     keys = list(data)

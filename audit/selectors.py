@@ -109,13 +109,13 @@ def people_matching(text: str) -> list[int]:
 
 def people_labels(ids: Iterable[int]) -> dict[int, str]:
     """Each person's name and email, for the rows of one page (one query)."""
-    wanted = {pk for pk in ids if pk is not None}
+    wanted = set(ids)
     if not wanted:
         return {}
     fields = _name_fields()[:1]
     labels: dict[int, str] = {}
-    for pk, email, *name in get_user_model().objects.filter(pk__in=wanted).values_list(
-        "pk", "email", *fields
+    for pk, email, *name in (
+        get_user_model().objects.filter(pk__in=wanted).values_list("pk", "email", *fields)
     ):
         labels[pk] = f"{name[0]} ({email})" if name and name[0] else email
     return labels
