@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from audit.services import Actor
+    from audit.services import Actor, Subject
 
 
 def record(
@@ -14,14 +14,22 @@ def record(
     *,
     actor: Actor = None,
     target: str = "",
+    subject: Subject = None,
     data: dict[str, Any] | None = None,
     ip: str | None = None,
     correlation_id: str = "",
 ) -> Any:
+    """`subject`: the person the event was done to (see `audit.services.audit_record`)."""
     from audit.services import audit_record
 
     return audit_record(
-        action=action, actor=actor, target=target, data=data, ip=ip, correlation_id=correlation_id
+        action=action,
+        actor=actor,
+        target=target,
+        subject=subject,
+        data=data,
+        ip=ip,
+        correlation_id=correlation_id,
     )
 
 

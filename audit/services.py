@@ -26,6 +26,11 @@ class Person(Protocol):
 
 # A person, a named system actor ("scim:okta"), or None for the portal itself.
 Actor = Person | str | None
+# The person an event was done to: the person, their id, or None (nobody, or not known).
+Subject = Person | int | None
+# The chain format new rows are written in (see `AuditEvent.chain_format`): format 2 adds the
+# subject to what the MAC covers.
+CHAIN_FORMAT = 2
 # Every writer takes this transaction-scoped lock before reading the chain's head, so two
 # concurrent writers can never chain onto the same previous row.
 _CHAIN_LOCK_KEY = 7_142_001
@@ -48,14 +53,22 @@ _MACED_FIELDS = (
 )
 
 
-def _canonical(values: tuple[Any, ...]) -> bytes:
+def _canonical(values: tuple[Any, ...], chain_format: int, subject_id: int | None) -> bytes:
+    """What a row's MAC covers, by its chain format: a row cannot be moved to the other format
+    without breaking its MAC, so the format needs no MAC of its own."""
     fields = dict(zip(_MACED_FIELDS, values, strict=True))
     fields["created_at"] = fields["created_at"].isoformat()
+    if chain_format >= 2:
+        fields["subject_id"] = subject_id
     return canonical(fields)
 
 
 def canonical_fields(event: AuditEvent) -> bytes:
-    return _canonical(tuple(getattr(event, name) for name in _MACED_FIELDS))
+    return _canonical(
+        tuple(getattr(event, name) for name in _MACED_FIELDS),
+        event.chain_format,
+        event.subject_id,
+    )
 
 
 def compute_hash(event: AuditEvent) -> str:
@@ -81,6 +94,14 @@ def _actor_fields(actor: Actor) -> tuple[int | None, str]:
     return actor.pk, actor.email
 
 
+def _subject_id(subject: Subject, target: str) -> int | None:
+    """The subject's id; a person's own target names them, so those need not say so."""
+    if subject is None:
+        kind, _, key = target.partition(":")
+        return int(key) if kind == "person" and key.isdigit() else None
+    return subject if isinstance(subject, int) else subject.pk
+
+
 _pending = threading.local()
 
 
@@ -92,18 +113,23 @@ def audit_record(
     data: dict[str, Any] | None = None,
     ip: str | None = None,
     correlation_id: str = "",
+    subject: Subject = None,
 ) -> AuditEvent:
     """Append one event, chained to the previous one, in the caller's transaction (inside
-    `audit_batch()`, once the batch ends)."""
+    `audit_batch()`, once the batch ends). `subject` is the person it was done to (the
+    requester, the IAM user's owner, the leaver): the person filter of the trail finds the
+    event under their name."""
     actor_id, actor_label = _actor_fields(actor)
     event = AuditEvent(
         actor_id=actor_id,
         actor_label=actor_label[:254],
         action=action,
         target=target[:200],
+        subject_id=_subject_id(subject, target),
         data=_clean(data),
         ip=ip or None,
         correlation_id=correlation_id[:64],
+        chain_format=CHAIN_FORMAT,
     )
     batch = getattr(_pending, "events", None)
     if batch is not None:
@@ -174,12 +200,12 @@ def audit_verify(events: Iterator[AuditEvent] | None = None) -> AuditEvent | Non
         return None
     rows = (
         AuditEvent.objects.order_by("id")
-        .values_list("pk", *_MACED_FIELDS, "hash", "key_version")
+        .values_list("pk", *_MACED_FIELDS, "hash", "key_version", "chain_format", "subject_id")
         .iterator(chunk_size=5000)
     )
-    for pk, *maced, row_hash, key_version in rows:
+    for pk, *maced, row_hash, key_version, chain_format, subject_id in rows:
         try:
-            expected = mac(_canonical(tuple(maced)), version=key_version)
+            expected = mac(_canonical(tuple(maced), chain_format, subject_id), version=key_version)
         except KeyError:
             expected = None  # its key is not listed: nothing can vouch for the row
         if maced[-1] != previous or expected != row_hash:

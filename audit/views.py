@@ -16,6 +16,7 @@ from django.http import (
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from audit.display import audit_rows
 from audit.forms import AuditFilterForm
 from audit.models import AuditEvent
 from audit.selectors import audit_events
@@ -30,8 +31,7 @@ def _filtered(request: HttpRequest) -> tuple[AuditFilterForm, QuerySet[AuditEven
     form = AuditFilterForm(request.GET or None)
     if form.is_bound and not form.is_valid():
         return form, None
-    filters = form.cleaned_data if form.is_bound else {}
-    return form, audit_events(**{k: v for k, v in filters.items() if v})
+    return form, audit_events(**form.filters()) if form.is_bound else audit_events()
 
 
 @require_GET
@@ -40,6 +40,7 @@ def _filtered(request: HttpRequest) -> tuple[AuditFilterForm, QuerySet[AuditEven
 def audit_log(request: HttpRequest) -> HttpResponse:
     form, events = _filtered(request)
     page = Paginator(events, 50).get_page(request.GET.get("page")) if events is not None else None
+    rows = audit_rows(page.object_list, has_perm=request.user.has_perm) if page else []
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -48,6 +49,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "page_obj": page,
+            "rows": rows,
             "querystring_prefix": f"{query.urlencode()}&" if query else "",
             "export_query": query.urlencode(),
         },

@@ -51,6 +51,7 @@ def uncollected_links_sweep(*, now: datetime | None = None, limit: int = 500) ->
             audit.record(
                 "credential.expired",
                 target=link_target(link),
+                subject=link.recipient_id,
                 data={"link": link.pk, "access_key_id": link.access_key_id or None},
             )
             transaction.on_commit(functools.partial(_tell, link), robust=True)
@@ -82,6 +83,7 @@ def _deactivate_key(link: CredentialLink, *, now: datetime) -> None:
         audit.record(
             "iam.access_key.deactivated",
             target=link_target(link),
+            subject=link.recipient_id,
             data={
                 "iam_user": link.iam_account.user_name,
                 "access_key_id": link.access_key_id,

@@ -129,6 +129,7 @@ def credential_link_issue(*, link: CredentialLink, actor: User | None = None) ->
         "credential.issued",
         actor=actor,
         target=link_target(link),
+        subject=link.recipient_id,
         data={
             "link": link.pk,
             "request": link.request_id,
@@ -147,12 +148,18 @@ def credential_link_withdraw(*, link: CredentialLink) -> None:
     CredentialLink.objects.filter(pk=link.pk, revealed_at__isnull=True).update(
         token_hash=None, issued_at=None, expires_at=None
     )
-    audit.record("credential.withdrawn", target=link_target(link), data={"link": link.pk})
+    audit.record(
+        "credential.withdrawn",
+        target=link_target(link),
+        subject=link.recipient_id,
+        data={"link": link.pk},
+    )
 
 
 def _record_revoked(
     link_id: int,
     iam_account_id: int,
+    recipient_id: int,
     *,
     actor: User | str | None,
     reason: str,
@@ -163,6 +170,7 @@ def _record_revoked(
         "credential.revoked",
         actor=actor,
         target=f"iam_account:{iam_account_id}",
+        subject=recipient_id,
         data={"link": link_id, "reason": reason, "offboarding": offboarding_id},
         ip=ip,
     )
@@ -185,7 +193,13 @@ def credential_link_revoke(
         revoked = _revoke(link.pk)
         if revoked:
             _record_revoked(
-                link.pk, link.iam_account_id, actor=actor, reason=reason, offboarding_id=None, ip=ip
+                link.pk,
+                link.iam_account_id,
+                link.recipient_id,
+                actor=actor,
+                reason=reason,
+                offboarding_id=None,
+                ip=ip,
             )
     return revoked
 
@@ -202,15 +216,16 @@ def credential_links_revoke_for_leaver(
             revoked_at__isnull=True,
         )
         .order_by("pk")
-        .values_list("pk", "iam_account_id")
+        .values_list("pk", "iam_account_id", "recipient_id")
     )
     revoked = 0
-    for link_id, iam_account_id in unused:
+    for link_id, iam_account_id, recipient_id in unused:
         if _revoke(link_id):
             revoked += 1
             _record_revoked(
                 link_id,
                 iam_account_id,
+                recipient_id,
                 actor=actor,
                 reason="recipient offboarded",
                 offboarding_id=offboarding_id,
@@ -229,13 +244,19 @@ def credential_links_revoke_for_account(
             iam_account_id=iam_account_id, revealed_at__isnull=True, revoked_at__isnull=True
         )
         .order_by("pk")
-        .values_list("pk", flat=True)
+        .values_list("pk", "recipient_id")
     )
     revoked = 0
-    for link_id in unused:
+    for link_id, recipient_id in unused:
         if _revoke(link_id):
             revoked += 1
             _record_revoked(
-                link_id, iam_account_id, actor=actor, reason=reason, offboarding_id=None, ip=None
+                link_id,
+                iam_account_id,
+                recipient_id,
+                actor=actor,
+                reason=reason,
+                offboarding_id=None,
+                ip=None,
             )
     return revoked

@@ -44,6 +44,7 @@ def _rotate_access_keys(link: CredentialLink, account: IamAccount, actor: User) 
             "iam.access_key.created",
             actor=actor,
             target=link_target(link),
+            subject=link.recipient_id,
             data={
                 "iam_user": user_name,
                 "access_key_id": key_id,
@@ -60,6 +61,7 @@ def _rotate_access_keys(link: CredentialLink, account: IamAccount, actor: User) 
                 "iam.access_key.deleted",
                 actor=actor,
                 target=link_target(link),
+                subject=link.recipient_id,
                 data={
                     "iam_user": user_name,
                     "access_key_id": record.access_key_id,
@@ -120,6 +122,7 @@ def credential_link_reissue(
                 "iam.login_profile.updated",
                 actor=actor,
                 target=link_target(link),
+                subject=link.recipient_id,
                 data={
                     "iam_user": account.user_name,
                     "password_reset_required": True,
@@ -144,6 +147,7 @@ def credential_link_reissue(
             "credential.reissued",
             actor=actor,
             target=link_target(link),
+            subject=link.recipient_id,
             data={"link": link.pk, "iam_user": account.user_name, "recipient": account.owner.email},
             ip=ip,
         )

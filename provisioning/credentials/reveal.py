@@ -119,6 +119,7 @@ def credential_link_reveal(
             "credential.revealed",
             actor=actor,
             target=link_target(link),
+            subject=link.recipient_id,
             data={
                 "link": link.pk,
                 "console_password_included": password is not None,

@@ -125,6 +125,7 @@ def key_age_extend(
                 "guardrail.key_age.extended",
                 actor=actor,
                 target=f"iam_account:{record.iam_account_id}",
+                subject=record.iam_account.owner_id,
                 data={
                     "iam_user": record.iam_account.user_name,
                     "access_key_id": record.access_key_id,

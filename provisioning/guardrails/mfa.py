@@ -94,6 +94,7 @@ def mfa_enrolment_start(*, actor: User, iam_account_id: int, ip: str | None = No
             "iam.mfa_device.created",
             actor=actor,
             target=f"iam_account:{account.pk}",
+            subject=account.owner_id,
             data={
                 "iam_user": account.user_name,
                 "serial_number": device.serial_number,
@@ -130,6 +131,7 @@ def mfa_enrolment_enable(
                 "iam.mfa_device.codes_refused",
                 actor=actor,
                 target=f"iam_account:{account.pk}",
+                subject=account.owner_id,
                 data={"iam_user": account.user_name, "serial_number": enrolment.serial_number},
                 ip=ip,
             )
@@ -145,6 +147,7 @@ def mfa_enrolment_enable(
             "iam.mfa_device.enabled",
             actor=actor,
             target=f"iam_account:{account.pk}",
+            subject=account.owner_id,
             data={
                 "iam_user": account.user_name,
                 "serial_number": enrolment.serial_number,

@@ -41,6 +41,7 @@ def notice_once(
             audit.record(
                 action,
                 target=f"iam_account:{account.pk}",
+                subject=account.owner_id,
                 data={"iam_user": account.user_name, "credential": credential, **data},
             )
     except IntegrityError:

@@ -82,6 +82,7 @@ def key_rotation_request(*, actor: User, iam_account_id: int, ip: str | None = N
             "key_rotation.requested",
             actor=actor,
             target=rotation.audit_target,
+            subject=rotation.iam_account.owner_id,
             data={"iam_user": account.user_name, "old_access_key_id": live[0].access_key_id},
             ip=ip,
         )
@@ -129,6 +130,7 @@ def _audit(rotation: KeyRotation, action: str, calls: aws.CallLog | None, **data
     audit.record(
         action,
         target=rotation.audit_target,
+        subject=rotation.iam_account.owner_id,
         data={
             "iam_user": rotation.iam_account.user_name,
             "attempt": rotation.attempts,

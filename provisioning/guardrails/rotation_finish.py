@@ -67,6 +67,7 @@ def _step(
         audit.record(
             action,
             target=rotation.audit_target,
+            subject=rotation.iam_account.owner_id,
             data={
                 "iam_user": rotation.iam_account.user_name,
                 "access_key_id": rotation.old_access_key_id,
@@ -134,6 +135,7 @@ def key_rotation_advance(*, rotation_id: int, now: datetime | None = None) -> st
         audit.record(
             "key_rotation.completed",
             target=rotation.audit_target,
+            subject=rotation.iam_account.owner_id,
             data={"iam_user": user_name, "old_access_key_id": old, "why": why},
         )
     try:
@@ -157,14 +159,19 @@ def key_rotations_sweep(
     stuck = KeyRotation.objects.filter(
         Q(status=Status.REQUESTED, updated_at__lt=stale)
         | Q(status=Status.ROTATING, updated_at__lt=_lease_start(now))
-    ).values_list("pk", "status", "updated_at")[:200]
-    for pk, status, updated_at in stuck:
+    ).values_list("pk", "status", "updated_at", "iam_account__owner_id")[:200]
+    for pk, status, updated_at, owner_id in stuck:
         with transaction.atomic():
             if not KeyRotation.objects.filter(pk=pk, status=status, updated_at=updated_at).update(
                 status=Status.REQUESTED, updated_at=now
             ):
                 continue
-            audit.record("key_rotation.requeued", target=f"key_rotation:{pk}", data={"was": status})
+            audit.record(
+                "key_rotation.requeued",
+                target=f"key_rotation:{pk}",
+                subject=owner_id,
+                data={"was": status},
+            )
         try:
             enqueue(pk)
         except Exception:

@@ -87,6 +87,7 @@ def grant_end_begin(
         ACTIONS[End(end)],
         actor=actor,
         target=grant.audit_target,
+        subject=grant.iam_account.owner_id,
         data={**grant_payload(grant), "reason": reason, **(data or {})},
         ip=ip,
     )
@@ -174,6 +175,7 @@ def grants_end_for_offboarding(*, account: IamAccount, offboarding_id: int) -> l
         audit.record(
             ACTIONS[End.OFFBOARDED],
             target=grant.audit_target,
+            subject=grant.iam_account.owner_id,
             data={**grant_payload(grant), "offboarding": offboarding_id, "ended_at": now},
         )
     return [grant.role_group.name for grant in grants]

@@ -85,6 +85,7 @@ def grant_extension_apply(access_request: AccessRequest) -> None:
         audit.record(
             "grant.extended",
             target=grant.audit_target,
+            subject=grant.iam_account.owner_id,
             data={
                 **grant_payload(grant),
                 "request": access_request.pk,

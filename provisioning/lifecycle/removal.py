@@ -125,8 +125,16 @@ def _step_credentials(grant: Grant) -> None:
             "aws_request_ids": calls.request_ids[:50],
         }
         target = f"iam_user:{user_name}"
-        audit.record("iam.login_profile.deleted", target=target, data={**data, "removed": password})
-        audit.record("iam.access_keys.deleted", target=target, data={**data, "removed": keys})
+        owner = grant.iam_account.owner_id
+        audit.record(
+            "iam.login_profile.deleted",
+            target=target,
+            subject=owner,
+            data={**data, "removed": password},
+        )
+        audit.record(
+            "iam.access_keys.deleted", target=target, subject=owner, data={**data, "removed": keys}
+        )
 
 
 def _step_group(grant: Grant) -> None:
@@ -144,6 +152,7 @@ def _step_group(grant: Grant) -> None:
         audit.record(
             "iam.group.removed",
             target=grant.audit_target,
+            subject=grant.iam_account.owner_id,
             data={
                 **grant_payload(grant),
                 "end": grant.end,
@@ -171,6 +180,7 @@ def _record_failure(grant: Grant, error: aws.AwsError) -> None:
         audit.record(
             "grant.removal_failed",
             target=grant.audit_target,
+            subject=grant.iam_account.owner_id,
             data={
                 **grant_payload(grant),
                 "reason": reason,

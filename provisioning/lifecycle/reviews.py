@@ -159,6 +159,7 @@ def record_decision(
         "review.decided",
         actor=actor,
         target=item.audit_target,
+        subject=item.holder_id,
         data={
             **grant_payload(grant),
             "access_review": item.campaign_id,

@@ -108,6 +108,7 @@ def offboarding_start(
                 "offboarding.requested",
                 actor=actor,
                 target=offboarding.audit_target,
+                subject=offboarding.person_id,
                 data={"email": person.email, "mode": mode, "needs": "security admin"},
                 ip=ip,
             )
@@ -141,6 +142,7 @@ def offboarding_confirm(
             "offboarding.confirmed",
             actor=actor,
             target=offboarding.audit_target,
+            subject=offboarding.person_id,
             data={"email": person.email, "requested_by": offboarding.started_by_label},
             ip=ip,
         )
@@ -176,6 +178,7 @@ def offboarding_decline(
             "offboarding.declined",
             actor=actor,
             target=offboarding.audit_target,
+            subject=offboarding.person_id,
             data={"email": offboarding.person.email, "reason": reason},
             ip=ip,
         )
@@ -226,6 +229,7 @@ def offboarding_start_for_leaver(
             "offboarding.requested",
             actor=source,
             target=offboarding.audit_target,
+            subject=offboarding.person_id,
             data={"email": person.email, "mode": mode, "needs": "security admin"},
             ip=ip,
         )
@@ -262,6 +266,7 @@ def _cut_portal(
         "offboarding.started",
         actor=actor,
         target=offboarding.audit_target,
+        subject=offboarding.person_id,
         data={
             "email": person.email,
             "mode": offboarding.mode,

@@ -21,13 +21,20 @@ def stuck_offboardings_sweep(
     a lock per offboarding and resumes from its recorded steps."""
     enqueue = enqueue or queue.teardown_now
     swept = []
-    for pk, status in stuck_offboardings(now=now).values_list("pk", "status")[:500]:
+    for pk, status, person_id in stuck_offboardings(now=now).values_list(
+        "pk", "status", "person_id"
+    )[:500]:
         try:
             enqueue(pk)
         except Exception:
             logger.warning("Could not enqueue offboarding %s; the next sweep retries.", pk)
             break
-        audit.record("offboarding.requeued", target=f"offboarding:{pk}", data={"was": status})
+        audit.record(
+            "offboarding.requeued",
+            target=f"offboarding:{pk}",
+            subject=person_id,
+            data={"was": status},
+        )
         swept.append(pk)
     if swept:
         logger.info("Re-enqueued %d stuck offboardings: %s", len(swept), swept)

@@ -144,6 +144,7 @@ def _record_error(
     audit.record(
         "offboarding.step_failed",
         target=f"iam_user:{account.user_name}",
+        subject=account.owner_id,
         data={
             "offboarding": offboarding.pk,
             "step": step,
@@ -209,7 +210,9 @@ def _run_step(offboarding: Offboarding, account: IamAccount, step: str) -> None:
             if offboarding.mode == Offboarding.Mode.DISABLE
             else "iam.user.deleted"
         )
-        audit.record(action, target=f"iam_user:{account.user_name}", data=data)
+        audit.record(
+            action, target=f"iam_user:{account.user_name}", subject=account.owner_id, data=data
+        )
 
 
 def _portal_records_after(

@@ -76,6 +76,7 @@ def offboarding_verify(*, offboarding: Offboarding) -> Offboarding:
         audit.record(
             "offboarding.completed" if completed else "offboarding.incomplete",
             target=offboarding.audit_target,
+            subject=offboarding.person_id,
             data={
                 "email": offboarding.person.email,
                 "mode": offboarding.mode,
@@ -166,6 +167,7 @@ def offboarding_give_up(*, offboarding_id: int, reason: str) -> Offboarding | No
         audit.record(
             "offboarding.incomplete",
             target=offboarding.audit_target,
+            subject=offboarding.person_id,
             data={"email": offboarding.person.email, "reasons": [offboarding.failure_reason]},
         )
         transaction.on_commit(lambda: send_report(offboarding))

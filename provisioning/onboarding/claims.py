@@ -90,6 +90,7 @@ def audit_step(
     audit.record(
         action,
         target=access_request.audit_target,
+        subject=access_request.requester_id,
         data={
             **data,
             "attempt": access_request.attempts,

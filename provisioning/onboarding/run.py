@@ -87,6 +87,7 @@ def _fail(access_request: AccessRequest, reason: str, error: aws.AwsError | None
         audit.record(
             "request.provisioning_failed",
             target=access_request.audit_target,
+            subject=access_request.requester_id,
             data={
                 "reason": reason,
                 "aws_error": error.code if error else None,
@@ -116,6 +117,7 @@ def _release(access_request: AccessRequest, reason: str) -> None:
         audit.record(
             "request.provisioning_deferred",
             target=access_request.audit_target,
+            subject=access_request.requester_id,
             data={"reason": reason, "attempt": access_request.attempts},
         )
 

@@ -39,6 +39,7 @@ def slow_provisioning_notify(*, now: datetime | None = None, limit: int = 200) -
             audit.record(
                 "request.provisioning_slow",
                 target=access_request.audit_target,
+                subject=access_request.requester_id,
                 data={"status": access_request.status, "approved_at": access_request.decided_at},
             )
             told.append(access_request)

@@ -40,15 +40,15 @@ def stuck_requests_sweep(
     """Re-enqueue stuck requests (beat, every PROVISIONING_SWEEP_SECONDS). Returns their ids."""
     enqueue = enqueue or queue.provision_now
     swept = []
-    for pk, status, updated_at in stuck_requests(now=now).values_list("pk", "status", "updated_at")[
-        :limit
-    ]:
+    stuck = stuck_requests(now=now).values_list("pk", "status", "updated_at", "requester_id")
+    for pk, status, updated_at, requester_id in stuck[:limit]:
         with transaction.atomic():
             if not _requeue(pk, status, updated_at):
                 continue
             audit.record(
                 "request.requeued",
                 target=f"access_request:{pk}",
+                subject=requester_id,
                 data={"was": status, "idle_since": updated_at},
             )
         try:
@@ -90,6 +90,7 @@ def access_request_retry(
             "request.provisioning_retried",
             actor=actor,
             target=access_request.audit_target,
+            subject=access_request.requester_id,
             data={"was": previous, "steps_done": access_request.steps_done},
             ip=ip,
         )

@@ -53,12 +53,21 @@ def uncollected_credential_links(*, now: datetime | None = None) -> QuerySet[Cre
 
 
 def iam_accounts_matching(query: str, *, limit: int = 20) -> list[IamAccount]:
-    query = query.strip()
-    if not query:
+    """Live IAM users for re-issue: each word of `query` (any case) in the user name, or in
+    the owner's email or name, so "ada lovelace", "Lovelace" and "ada@" all find Ada's."""
+    words = query.split()
+    if not words:
         return []
+    condition = Q()
+    for word in words:
+        condition &= (
+            Q(user_name__icontains=word)
+            | Q(owner__email__icontains=word)
+            | Q(owner__full_name__icontains=word)
+        )
     return list(
         IamAccount.objects.filter(status=IamAccount.Status.ACTIVE)
-        .filter(Q(user_name__icontains=query) | Q(owner__email__icontains=query))
+        .filter(condition)
         .select_related("owner")
         .order_by("user_name")[:limit]
     )

@@ -30,6 +30,7 @@ def _record_cancelled(
         "request.cancelled",
         actor=actor,
         target=access_request.audit_target,
+        subject=access_request.requester_id,
         data={
             "role_group": access_request.role_group.name if access_request.role_group else None,
             "was": was,

@@ -169,6 +169,7 @@ def access_request_approve(
             "request.approved" if stage == Approval.Stage.MANAGER else "request.second_approval",
             actor=actor,
             target=access_request.audit_target,
+            subject=access_request.requester_id,
             data={
                 "stage": stage,
                 "status": new_status,
@@ -214,6 +215,7 @@ def access_request_reject(
             "request.rejected",
             actor=actor,
             target=access_request.audit_target,
+            subject=access_request.requester_id,
             data={
                 "stage": stage,
                 "reason": reason,

@@ -42,6 +42,7 @@ def access_requests_reroute(
             "request.rerouted",
             actor=actor,
             target=access_request.audit_target,
+            subject=access_request.requester_id,
             data={
                 "requester": access_request.requester.email,
                 "from": previous.email if previous else None,

@@ -83,6 +83,7 @@ def access_request_submit(
                 "request.submitted",
                 actor=requester,
                 target=access_request.audit_target,
+                subject=access_request.requester_id,
                 data={
                     "role_group": planned.role_group.name if planned.role_group else None,
                     "access_type": plan.access_type,

@@ -152,6 +152,24 @@ def test_people_are_found_by_iam_user_name_or_email_for_reissue(
     assert "No active IAM user matches" in nothing
 
 
+@pytest.mark.parametrize("query", ["Ada", "lovelace", "ADA LOVELACE", "lovelace ada", "ada@"])
+def test_people_are_found_by_name_in_any_case_for_reissue(security_admin: Any, query: str) -> None:
+    ada = UserFactory(email="ada@example.com", full_name="Ada Lovelace")
+    link, _ = issued_link(ada)
+    other, _ = issued_link(UserFactory(email="grace@example.com", full_name="Grace Hopper"))
+
+    page = _client(security_admin).get(reverse("operations"), {"q": query}).content.decode()
+
+    assert reverse("operations_reissue", args=[link.iam_account_id]) in page
+    assert reverse("operations_reissue", args=[other.iam_account_id]) not in page
+
+
+def test_a_name_matches_only_when_every_word_does(security_admin: Any) -> None:
+    issued_link(UserFactory(email="ada@example.com", full_name="Ada Lovelace"))
+    page = _client(security_admin).get(reverse("operations"), {"q": "Ada Hopper"}).content.decode()
+    assert "No active IAM user matches" in page
+
+
 def test_the_page_runs_the_same_queries_for_1_and_200_failed_requests(
     security_admin: Any, employee: Any
 ) -> None:
