@@ -23,6 +23,8 @@ MAX_POLICIES = 9
 
 
 class RoleGroupForm(forms.ModelForm):
+    show_optional = True  # "(optional)" after the labels of fields that are not required
+
     managed_policy_arns = forms.CharField(
         label="Managed policy ARNs",
         widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),

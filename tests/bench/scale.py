@@ -26,7 +26,7 @@ from django.db import connection
 
 from audit.chain import GENESIS_HASH, newest_key_version
 from audit.models import AuditEvent
-from audit.services import compute_hash
+from audit.services import CHAIN_FORMAT, compute_hash
 from tests.worker import _database_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,6 +50,8 @@ _COLUMNS = (
     "prev_hash",
     "hash",
     "key_version",
+    "subject_id",
+    "chain_format",
 )
 
 
@@ -80,6 +82,8 @@ def seed_audit_rows(count: int, people: list[tuple[int, str]], batch: int = 50_0
                 correlation_id=f"bench-{n}",
                 prev_hash=previous,
                 key_version=version,
+                subject_id=subject_id,
+                chain_format=CHAIN_FORMAT,
             )
             event.hash = compute_hash(event)
             previous = event.hash
@@ -96,6 +100,8 @@ def seed_audit_rows(count: int, people: list[tuple[int, str]], batch: int = 50_0
                     event.prev_hash,
                     event.hash,
                     event.key_version,
+                    event.subject_id,
+                    event.chain_format,
                 )
             )
         with connection.cursor() as cursor:

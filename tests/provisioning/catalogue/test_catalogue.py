@@ -355,3 +355,12 @@ def test_a_new_role_group_is_not_ready_to_request_until_synced(client, security_
     created.refresh_from_db()
     assert created.synced_at is not None
     assert created in role_groups_offered()
+
+
+def test_the_role_group_form_says_which_fields_are_optional(client, security_admin):
+    client.force_login(security_admin)
+    page = client.get(reverse("catalogue_create")).content.decode()
+    optional = page.split('for="id_managed_policy_arns"', 1)[1].split("</label>", 1)[0]
+    required = page.split('for="id_name"', 1)[1].split("</label>", 1)[0]
+    assert "(optional)" in optional
+    assert "(optional)" not in required
