@@ -53,6 +53,7 @@ from provisioning.aws.inventory import (
     MfaDeviceInfo,
     UserActivity,
     UserInventory,
+    has_login_profile,
     read_user,
     user_activity,
 )
@@ -176,6 +177,7 @@ __all__ = [
     "policy_allows_everything",
     "policy_exists",
     "quick_calls",
+    "has_login_profile",
     "read_user",
     "recording",
     "remove_from_groups",

@@ -96,7 +96,7 @@ def offboarding_report_json(*, offboarding: Offboarding) -> str:
         "finished_at": offboarding.finished_at,
         "failure_reason": offboarding.failure_reason,
         "steps_done": offboarding.steps_done,
-        **{k: v for k, v in offboarding.report.items() if k != "found"},
+        **{k: v for k, v in offboarding.report.items() if k not in ("found", "cut")},
     }
     return json.dumps(document, cls=DjangoJSONEncoder, indent=2, sort_keys=True)
 

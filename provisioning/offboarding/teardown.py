@@ -1,7 +1,8 @@
 """The worker's teardown: every IAM user of the leaver, in AWS's order, resumable step by step.
 
-Cutting access comes first, for every IAM user, before anything else: console password
-deleted, access keys inactive. Then the rest of each user's teardown in AWS's documented
+Cutting access comes first, for every IAM user, before anything else, reading included:
+console password deleted, access keys inactive. Then what each user holds is read (the
+report's "found" column, with the password the cut removed), then the rest of each user's teardown in AWS's documented
 order (aws.CREDENTIAL_KINDS); "user" deletes it (or, disabling, locks it). Each step is
 recorded in `steps_done` with an audit row; a permanent error is recorded and the next step
 tried; verification follows.
@@ -67,9 +68,9 @@ def offboarding_teardown(*, offboarding_id: int, cut_only: bool = False) -> Offb
     worker holds it, and transient AwsErrors for the task to retry (steps done stay done).
 
     Steps: take the lock and claim the row (a conditional update from pending/in progress);
-    read what each IAM user holds before anything is removed; cut access on every user first
-    (console password deleted, access keys inactive) and record `access_cut_at`; then the
-    rest of each user's teardown in AWS's order; each step recorded in `steps_done` with an
+    cut access on every user first (console password deleted, access keys inactive) and
+    record `access_cut_at`; read what each IAM user holds (with what the cut removed); then
+    the rest of each user's teardown in AWS's order; each step recorded in `steps_done` with an
     audit row, a permanent error recorded and the next step tried; then verify."""
     with session_try_lock(LockKey.OFFBOARDING_TEARDOWN, offboarding_id) as held:
         if not held:
@@ -85,8 +86,7 @@ def offboarding_teardown(*, offboarding_id: int, cut_only: bool = False) -> Offb
             pk=offboarding_id
         )
         accounts = offboarding_targets(offboarding.person)
-        for account in accounts:
-            _record_found(offboarding, account)
+        # The cut reads nothing first: each IAM call before it is time the leaver keeps.
         for account in accounts:
             for step in ACCESS_STEPS:
                 _run_step(offboarding, account, step)
@@ -102,6 +102,8 @@ def offboarding_teardown(*, offboarding_id: int, cut_only: bool = False) -> Offb
         if cut_only:
             return offboarding
         for account in accounts:
+            _record_found(offboarding, account)
+        for account in accounts:
             for step in REST_STEPS:
                 _run_step(offboarding, account, step)
         return offboarding_verify(offboarding=offboarding)
@@ -113,11 +115,13 @@ def _save_report(offboarding: Offboarding) -> None:
 
 
 def _record_found(offboarding: Offboarding, account: IamAccount) -> None:
-    """What the user holds before the first step touches it: the report's "found" column.
+    """What the user held before the teardown: the report's "found" column, read after the
+    cut (which only deletes the console password: it is counted from what the cut recorded).
     Kept across restarts, so a resumed run does not mistake half-removed for found."""
     found = offboarding.report.setdefault("found", {})
     if account.user_name in found:
         return
+    cut = offboarding.report.get("cut", {}).get(account.user_name, {})
     try:
         inventory = aws.read_user(account.user_name)
     except aws.AwsError as error:
@@ -127,11 +131,26 @@ def _record_found(offboarding: Offboarding, account: IamAccount) -> None:
         found[account.user_name] = {"exists": None, "counts": {}, "virtual_mfa_devices": []}
         _save_report(offboarding)
         return
+    counts = inventory.counts()
+    for kind, removed in cut.items():
+        counts[kind] = max(counts.get(kind, 0), removed)
     found[account.user_name] = {
-        "exists": inventory.exists,
-        "counts": inventory.counts(),
+        "exists": inventory.exists or bool(cut.get("login_profile")),
+        "counts": counts,
         "virtual_mfa_devices": [d.serial_number for d in inventory.mfa_devices if d.virtual],
     }
+    _save_report(offboarding)
+
+
+def _record_password_before_cut(offboarding: Offboarding, account: IamAccount) -> None:
+    """The one thing the cut removes (keys only turn inactive), recorded before it is
+    removed, so the "found" column read after the cut, even after a crash, still counts it.
+    One IAM call: the full read waits until access is cut."""
+    cut = offboarding.report.setdefault("cut", {})
+    name = account.user_name
+    if name in cut or name in offboarding.report.get("found", {}):
+        return
+    cut[name] = {"login_profile": int(aws.has_login_profile(name))}
     _save_report(offboarding)
 
 
@@ -190,6 +209,8 @@ def _run_step(offboarding: Offboarding, account: IamAccount, step: str) -> None:
     if key in offboarding.steps_done:
         return
     try:
+        if step == "login_profile":
+            _record_password_before_cut(offboarding, account)
         with aws.recording() as calls:
             removed = _step_function(offboarding, account, step)()
     except aws.AwsError as error:

@@ -205,7 +205,7 @@ def test_profile_pages_at_scale(aws_server: str, redis_url: str) -> None:
         print(f"\n=== {name}: {len(queries)} queries, {took:.1f} ms per render in-process")
         for seconds, sql in queries:
             print(f"  {seconds * 1000:6.1f} ms {sql[:300]}")
-        pstats.Stats(profile).sort_stats("tottime").print_stats(25)
+        pstats.Stats(profile).sort_stats(os.environ.get("BENCH_PAGES_SORT", "tottime")).print_stats(int(os.environ.get("BENCH_PAGES_LINES", "25")))
 
 
 @pytest.mark.timeout(1800)
