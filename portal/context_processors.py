@@ -5,7 +5,7 @@ from django.http import HttpRequest
 
 from accounts import roles
 from accounts.models import User
-from provisioning.requests.selectors import requests_awaiting_decision_by
+from provisioning.requests.selectors import approvals_waiting_count
 from provisioning.scim.selectors import leaver_notices_open
 
 
@@ -20,9 +20,10 @@ def portal(request: HttpRequest) -> dict[str, object]:
         # HR's banner: leavers the identity provider announced, still to confirm. A callable,
         # so the one query runs only where base.html shows it (not for htmx fragments).
         "idp_leavers_open": (lambda: leaver_notices_open().count()) if nav.get("hr") else 0,
-        # The approvers' waiting count beside "Approvals", on every page (one query, lazily).
+        # The approvers' waiting count beside "Approvals", on every page (one query, lazily;
+        # none on the dashboard, which has counted them already).
         "approvals_waiting": (
-            (lambda: requests_awaiting_decision_by(user).count())
+            (lambda: getattr(request, "approvals_waiting", None) or approvals_waiting_count(user))
             if isinstance(user, User) and (nav.get("manager") or nav.get("security"))
             else 0
         ),

@@ -53,7 +53,6 @@ from provisioning.aws.inventory import (
     MfaDeviceInfo,
     UserActivity,
     UserInventory,
-    has_login_profile,
     read_user,
     user_activity,
 )
@@ -177,7 +176,6 @@ __all__ = [
     "policy_allows_everything",
     "policy_exists",
     "quick_calls",
-    "has_login_profile",
     "read_user",
     "recording",
     "remove_from_groups",

@@ -165,17 +165,6 @@ def read_user(user_name: str) -> UserInventory:
     return inventory
 
 
-def has_login_profile(user_name: str) -> bool:
-    """Whether the user has a console password (False when the user does not exist)."""
-    try:
-        call("GetLoginProfile", UserName=user_name)
-    except AwsError as error:
-        if gone(error):
-            return False
-        raise
-    return True
-
-
 def service_specific_credential_ids(user_name: str) -> list[str]:
     if _fake_lacks_service_specific_credentials():
         return []

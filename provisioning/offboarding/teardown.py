@@ -2,10 +2,10 @@
 
 Cutting access comes first, for every IAM user, before anything else, reading included:
 console password deleted, access keys inactive. Then what each user holds is read (the
-report's "found" column, with the password the cut removed), then the rest of each user's teardown in AWS's documented
-order (aws.CREDENTIAL_KINDS); "user" deletes it (or, disabling, locks it). Each step is
-recorded in `steps_done` with an audit row; a permanent error is recorded and the next step
-tried; verification follows.
+report's "found" column, with the password the cut removed), then the rest of each user's
+teardown in AWS's documented order (aws.CREDENTIAL_KINDS); "user" deletes it (or,
+disabling, locks it). Each step is recorded in `steps_done` with an audit row; a permanent
+error is recorded and the next step tried; verification follows.
 """
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ def _record_password_before_cut(offboarding: Offboarding, account: IamAccount) -
     name = account.user_name
     if name in cut or name in offboarding.report.get("found", {}):
         return
-    cut[name] = {"login_profile": int(aws.has_login_profile(name))}
+    cut[name] = {"login_profile": int(aws.login_profile_exists(name))}
     _save_report(offboarding)
 
 

@@ -14,7 +14,7 @@ from audit.models import AuditEvent
 from provisioning.models import AccessRequest, CredentialLink, IamAccount, Offboarding
 from provisioning.offboarding.selectors import UNFINISHED_STATUSES
 from provisioning.onboarding.selectors import slow_requests, stuck_requests
-from provisioning.requests.selectors import requests_awaiting_decision_by
+from provisioning.requests.selectors import approvals_waiting_count
 
 Status = AccessRequest.Status
 
@@ -112,7 +112,7 @@ def home_counts(user: User) -> list[HomeCount]:
         counts.append(
             HomeCount(
                 "Approvals waiting for me",
-                requests_awaiting_decision_by(user).count(),
+                approvals_waiting_count(user),
                 "approvals",
                 urgent=True,
             )

@@ -3,11 +3,19 @@ joins that keep a page at a constant number of queries however many rows it show
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import BooleanField, ExpressionWrapper, Prefetch, Q, QuerySet
+from django.db.models import (
+    BooleanField,
+    ExpressionWrapper,
+    FilteredRelation,
+    Prefetch,
+    Q,
+    QuerySet,
+)
 from django.utils import timezone
 
 from accounts import roles
@@ -110,32 +118,36 @@ def _with_decisions(queryset: QuerySet[AccessRequest]) -> QuerySet[AccessRequest
     ).prefetch_related(Prefetch("approvals", queryset=Approval.objects.select_related("approver")))
 
 
-def _with_what_the_requester_holds(queryset: QuerySet[AccessRequest]) -> QuerySet[AccessRequest]:
-    """Each requester's live IAM users (`live_accounts`) with their live grants
-    (`live_grants`): what the approver weighs the request against, in two queries."""
-    # Only what the "Holds now" column shows: at sixty requests of people holding several
-    # grants each, building whole rows was most of the page's time.
-    live_grants = (
-        Grant.objects.filter(revoked_at__isnull=True)
-        .select_related("role_group")
-        .only("iam_account", "ends_on", "role_group", "role_group__name")
-        .order_by("role_group__name")
-    )
-    live_accounts = (
-        IamAccount.objects.filter(status=IamAccount.Status.ACTIVE)
-        .only("owner")
-        .prefetch_related(Prefetch("grants", queryset=live_grants, to_attr="live_grants"))
-    )
-    return queryset.prefetch_related(
-        Prefetch("requester__iam_accounts", queryset=live_accounts, to_attr="live_accounts")
-    )
+@dataclass(frozen=True)
+class Holding:
+    """One live grant of a requester, as the approvals dashboard's "Holds now" shows it."""
+
+    role_group: str
+    ends_on: date | None
 
 
-def requests_awaiting_decision_by(user: User) -> QuerySet[AccessRequest]:
-    """What `user` may decide now: the first stage of requests routed to them; and for a
-    security admin, second approvals they did not give the first approval for, plus the first
-    stage of requests routed to the security admins (or whose approver has left since). Never
-    their own requests, nor those of anyone they placed in the org chart recently."""
+def attach_holdings(access_requests: Sequence[AccessRequest]) -> None:
+    """Set `holds_now` on each request: its requester's live grants (role-group names A to Z,
+    with their end), or None when the requester has no live IAM user yet. One query of plain
+    values: at sixty requesters holding several grants each, building rows was most of the
+    page's time."""
+    requester_ids = {access_request.requester_id for access_request in access_requests}
+    accounts = IamAccount.objects.filter(
+        owner_id__in=requester_ids, status=IamAccount.Status.ACTIVE
+    ).annotate(live=FilteredRelation("grants", condition=Q(grants__revoked_at__isnull=True)))
+    held: dict[int, list[Holding]] = {}
+    for owner_id, name, ends_on in accounts.values_list(
+        "owner_id", "live__role_group__name", "live__ends_on"
+    ).order_by("owner_id", "live__role_group__name"):
+        holdings = held.setdefault(owner_id, [])
+        if name is not None:
+            holdings.append(Holding(name, ends_on))
+    for access_request in access_requests:
+        holds_now = held.get(access_request.requester_id)
+        access_request.holds_now = holds_now  # type: ignore[attr-defined]  # a page's annotation
+
+
+def _awaiting_decision_by(user: User) -> QuerySet[AccessRequest]:
     Status = AccessRequest.Status
     decidable = Q(status=Status.PENDING, first_approver=user, first_approver__is_active=True)
     if roles.is_security_admin(user):
@@ -145,14 +157,25 @@ def requests_awaiting_decision_by(user: User) -> QuerySet[AccessRequest]:
         decidable |= Q(status=Status.PENDING) & (
             Q(first_approver__isnull=True) | Q(first_approver__is_active=False)
         )
-    return _with_what_the_requester_holds(
-        _with_decisions(
-            AccessRequest.objects.filter(decidable)
-            .exclude(requester=user)
-            .exclude(requester__placed_by=user, requester__placed_at__gte=org_chart_cutoff())
-            .order_by("submitted_at")
-        )
+    return (
+        AccessRequest.objects.filter(decidable)
+        .exclude(requester=user)
+        .exclude(requester__placed_by=user, requester__placed_at__gte=org_chart_cutoff())
     )
+
+
+def approvals_waiting_count(user: User) -> int:
+    """How many requests `user` may decide now (the nav's and the home page's count)."""
+    return _awaiting_decision_by(user).count()
+
+
+def requests_awaiting_decision_by(user: User) -> QuerySet[AccessRequest]:
+    """What `user` may decide now, oldest first: the first stage of requests routed to them;
+    and for a security admin, second approvals they did not give the first approval for, plus
+    the first stage of requests routed to the security admins (or whose approver has left
+    since). Never their own requests, nor those of anyone they placed in the org chart
+    recently. The dashboard adds what each requester holds (`attach_holdings`)."""
+    return _with_decisions(_awaiting_decision_by(user).order_by("submitted_at", "pk"))
 
 
 def request_for_decision(pk: int) -> AccessRequest | None:

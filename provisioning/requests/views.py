@@ -202,6 +202,11 @@ def approvals(request: AuthenticatedHttpRequest) -> HttpResponse:
     page = Paginator(
         selectors.requests_awaiting_decision_by(request.user), PENDING_PER_PAGE
     ).get_page(request.GET.get("page"))
+    page.object_list = list(page.object_list)
+    selectors.attach_holdings(page.object_list)
+    # The nav's count is the paginator's: counted once.
+    waiting = page.paginator.count
+    request.approvals_waiting = waiting  # type: ignore[attr-defined]  # read by the nav
     return render(
         request,
         "provisioning/approvals.html",

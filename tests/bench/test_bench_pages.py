@@ -163,19 +163,27 @@ def _seed() -> tuple[dict[str, tuple[str, str]], dict[str, Any]]:
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("postgres_required")
 @pytest.mark.skipif(not os.environ.get("BENCH_PAGES_PROFILE"), reason="BENCH_PAGES_PROFILE unset")
-def test_profile_pages_at_scale(aws_server: str, redis_url: str) -> None:
+def test_profile_pages_at_scale(
+    aws_server: str, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Where a page's time goes (`BENCH_PAGES_PROFILE="approvals,my access"`): queries, and
     cProfile's top functions over 10 renders in this process."""
     import cProfile
     import pstats
 
     from django.db import connection
+    from django.template.base import Template
     from django.test import Client
 
     pages, _ = _seed()
     wanted = os.environ["BENCH_PAGES_PROFILE"].split(",")
+    # As served: without the test runner's template instrumentation (a signal and a copy of
+    # every context per template rendered).
+    from django.test.utils import _TestState
+
+    monkeypatch.setattr(Template, "_render", _TestState.saved_data.template_render)
     for name, (path, cookie) in pages.items():
-        if not any(word in name for word in wanted):
+        if not any(word in name or word == "*" for word in wanted):
             continue
         client = Client()
         if cookie:
@@ -195,6 +203,14 @@ def test_profile_pages_at_scale(aws_server: str, redis_url: str) -> None:
 
         with connection.execute_wrapper(timed):
             client.get(path)
+        plain = []
+        for _ in range(20):
+            began = time.perf_counter()
+            client.get(path)
+            plain.append((time.perf_counter() - began) * 1000)
+        print(f"\n=== {name}: median {statistics.median(plain):.1f} ms unprofiled in-process")
+        if os.environ.get("BENCH_PAGES_SORT") == "none":
+            continue
         profile = cProfile.Profile()
         started = time.perf_counter()
         profile.enable()
@@ -205,7 +221,9 @@ def test_profile_pages_at_scale(aws_server: str, redis_url: str) -> None:
         print(f"\n=== {name}: {len(queries)} queries, {took:.1f} ms per render in-process")
         for seconds, sql in queries:
             print(f"  {seconds * 1000:6.1f} ms {sql[:300]}")
-        pstats.Stats(profile).sort_stats(os.environ.get("BENCH_PAGES_SORT", "tottime")).print_stats(int(os.environ.get("BENCH_PAGES_LINES", "25")))
+        pstats.Stats(profile).sort_stats(os.environ.get("BENCH_PAGES_SORT", "tottime")).print_stats(
+            int(os.environ.get("BENCH_PAGES_LINES", "25"))
+        )
 
 
 @pytest.mark.timeout(1800)

@@ -6,6 +6,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from provisioning.models import AccessRequest, Approval
 from provisioning.requests.decisions import access_request_approve, access_request_reject
@@ -300,3 +301,30 @@ def test_the_dashboard_and_history_cost_the_same_queries_for_1_and_200_requests(
         assert _queries(client, url) == one[url]
         with django_assert_max_num_queries(one[url]):
             client.get(url)
+
+
+def test_holds_now_shows_live_grants_of_a_live_iam_user_only(client, employee, manager):
+    newcomer = UserFactory(manager=manager, email="newcomer@example.com")
+    account = IamAccountFactory(owner=employee)
+    GrantFactory(iam_account=account, role_group=RoleGroupFactory(name="Still held"))
+    GrantFactory(
+        iam_account=account,
+        role_group=RoleGroupFactory(name="Ended last week"),
+        revoked_at=timezone.now(),
+    )
+    old = IamAccountFactory(owner=employee, status="deleted")
+    GrantFactory(iam_account=old, role_group=RoleGroupFactory(name="On a deleted user"))
+    pending(employee)
+    pending(newcomer)
+    client.force_login(manager)
+
+    rows = {
+        row.split("</td>", 2)[0]: row
+        for row in text(client.get(reverse("approvals"))).split('data-label="Requester">')[1:]
+    }
+
+    [mine] = [row for who, row in rows.items() if employee.email in who]
+    [theirs] = [row for who, row in rows.items() if "newcomer@example.com" in who]
+    assert "Still held" in mine and "Nothing yet" not in mine
+    assert "Ended last week" not in mine and "On a deleted user" not in mine
+    assert "Nothing yet: a new IAM user" in theirs
