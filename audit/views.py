@@ -5,7 +5,6 @@ import json
 from collections.abc import Iterator
 
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import (
     HttpRequest,
@@ -21,6 +20,7 @@ from audit.forms import AuditFilterForm
 from audit.models import AuditEvent
 from audit.selectors import audit_events
 from common.csv import SafeWriter
+from common.pagination import CappedPaginator
 
 VIEW_AUDIT = "audit.view_audit"
 
@@ -39,7 +39,8 @@ def _filtered(request: HttpRequest) -> tuple[AuditFilterForm, QuerySet[AuditEven
 @permission_required(VIEW_AUDIT, raise_exception=True)
 def audit_log(request: HttpRequest) -> HttpResponse:
     form, events = _filtered(request)
-    page = Paginator(events, 50).get_page(request.GET.get("page")) if events is not None else None
+    asked = request.GET.get("page")
+    page = CappedPaginator(events, 50, asked=asked).get_page(asked) if events is not None else None
     rows = audit_rows(page.object_list, has_perm=request.user.has_perm) if page else []
     query = request.GET.copy()
     query.pop("page", None)

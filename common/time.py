@@ -15,10 +15,10 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from django.utils import timezone
-from django.utils.dateformat import format as date_format
 
-WHEN = "j M Y, H:i T"
-DAY = "j M Y"
+# Django's "j M Y, H:i T" and "j M Y", written out: a page shows a hundred of them, and
+# dateformat parses its format string on every call. English month names, as Django's "M".
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def when(value: datetime | None) -> str:
@@ -26,7 +26,9 @@ def when(value: datetime | None) -> str:
         return ""
     if timezone.is_aware(value):
         value = timezone.localtime(value)
-    return date_format(value, WHEN)
+    # A naive moment is read in the default zone, as Django's "T" does.
+    zone = value.tzname() or timezone.get_default_timezone().tzname(value)
+    return f"{day(value)}, {value.hour:02d}:{value.minute:02d} {zone}"
 
 
 def day(value: date | datetime | None) -> str:
@@ -34,7 +36,7 @@ def day(value: date | datetime | None) -> str:
         return ""
     if isinstance(value, datetime) and timezone.is_aware(value):
         value = timezone.localtime(value)
-    return date_format(value, DAY)
+    return f"{value.day} {MONTHS[value.month - 1]} {value.year}"
 
 
 def waited(value: datetime | None, now: datetime | None = None) -> str:

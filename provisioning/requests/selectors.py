@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 from django.conf import settings
 from django.db.models import (
     BooleanField,
+    Exists,
     ExpressionWrapper,
     FilteredRelation,
     Prefetch,
@@ -220,16 +221,24 @@ WATCH_WAITING_SECONDS = 10
 def my_access_watch_seconds(person: User, *, now: datetime | None = None) -> int:
     """How soon My access should look again; 0 when nothing can change by itself."""
     mine = AccessRequest.objects.filter(requester=person)
-    if mine.filter(status__in=IN_FLIGHT_STATUSES).exists():
-        return WATCH_IN_FLIGHT_SECONDS
-    waiting = (
-        mine.filter(status__in=AccessRequest.UNDECIDED_STATUSES).exists()
-        or pending_credential_links_of(person, now=now).exists()
-        or KeyRotation.objects.filter(
-            iam_account__owner=person, status__in=KeyRotation.OPEN_STATUSES
-        ).exists()
+    in_flight, *waiting = (
+        User.objects.filter(pk=person.pk)
+        .annotate(  # one query: each look is an EXISTS
+            in_flight=Exists(mine.filter(status__in=IN_FLIGHT_STATUSES)),
+            undecided=Exists(mine.filter(status__in=AccessRequest.UNDECIDED_STATUSES)),
+            link=Exists(pending_credential_links_of(person, now=now)),
+            rotation=Exists(
+                KeyRotation.objects.filter(
+                    iam_account__owner=person, status__in=KeyRotation.OPEN_STATUSES
+                )
+            ),
+        )
+        .values_list("in_flight", "undecided", "link", "rotation")
+        .get()
     )
-    return WATCH_WAITING_SECONDS if waiting else 0
+    if in_flight:
+        return WATCH_IN_FLIGHT_SECONDS
+    return WATCH_WAITING_SECONDS if any(waiting) else 0
 
 
 def iam_accounts_of(person: User) -> QuerySet[IamAccount]:
