@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Protocol
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
+from django.db.models import Max, Min
 from django.utils import timezone
 
 from audit.chain import GENESIS_HASH, canonical, mac, newest_key_version
@@ -187,10 +190,15 @@ def _intact(event: AuditEvent, previous: str) -> bool:
     return event.prev_hash == previous and expected == event.hash
 
 
-def audit_verify(events: Iterator[AuditEvent] | None = None) -> AuditEvent | None:
+def audit_verify(
+    events: Iterator[AuditEvent] | None = None, *, workers: int = 1
+) -> AuditEvent | None:
     """Recompute the chain in order; return the first broken row, or None when intact.
     Streams the table through a server-side cursor as plain tuples (no model per row), so
-    memory stays flat however long the trail."""
+    memory stays flat however long the trail. With `workers` > 1 the id range is split
+    among that many processes: each row is checked against its own fields and the stored
+    hash of the row before it, so ranges verify apart and the first broken row is the
+    lowest any range reports."""
     previous = GENESIS_HASH
     if events is not None:
         for event in events:
@@ -198,8 +206,36 @@ def audit_verify(events: Iterator[AuditEvent] | None = None) -> AuditEvent | Non
                 return event
             previous = event.hash
         return None
+    bounds = AuditEvent.objects.aggregate(low=Min("id"), high=Max("id"))
+    if bounds["low"] is None:
+        return None
+    # Inside a transaction other processes would not see what it sees: one process then.
+    parts = 1 if connection.in_atomic_block else max(1, workers)
+    ranges = _split(bounds["low"], bounds["high"], parts)
+    if len(ranges) == 1:
+        broken = _first_broken_between(ranges[0])
+    else:
+        connections.close_all()  # each process opens its own
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(len(ranges), mp_context=context) as pool:
+            found = [pk for pk in pool.map(_first_broken_between, ranges) if pk]
+        broken = min(found) if found else None
+    return AuditEvent.objects.get(pk=broken) if broken is not None else None
+
+
+def _split(low: int, high: int, parts: int) -> list[tuple[int, int]]:
+    step = -(-(high - low + 1) // parts)
+    return [(start, min(start + step - 1, high)) for start in range(low, high + 1, step)]
+
+
+def _first_broken_between(ids: tuple[int, int]) -> int | None:
+    """The first row with `low` <= id <= `high` whose MAC or link is wrong, or None."""
+    low, high = ids
+    before = AuditEvent.objects.filter(id__lt=low).order_by("-id").values_list("hash", flat=True)
+    previous = before.first() or GENESIS_HASH
     rows = (
-        AuditEvent.objects.order_by("id")
+        AuditEvent.objects.filter(id__gte=low, id__lte=high)
+        .order_by("id")
         .values_list("pk", *_MACED_FIELDS, "hash", "key_version", "chain_format", "subject_id")
         .iterator(chunk_size=5000)
     )
@@ -209,6 +245,6 @@ def audit_verify(events: Iterator[AuditEvent] | None = None) -> AuditEvent | Non
         except KeyError:
             expected = None  # its key is not listed: nothing can vouch for the row
         if maced[-1] != previous or expected != row_hash:
-            return AuditEvent.objects.get(pk=pk)
+            return int(pk)
         previous = row_hash
     return None

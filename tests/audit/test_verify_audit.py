@@ -148,3 +148,36 @@ def test_the_anchors_match_an_intact_trail_and_catch_a_deleted_middle(tmp_path, 
             cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER USER")
     with pytest.raises(CommandError):
         call_command("verify_audit", anchors=tmp_path / "anchors.log")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("postgres_required")
+def test_verify_audit_split_among_processes_finds_the_same_first_broken_row(capsys):
+    from audit.services import audit_verify
+
+    rows = [audit.record(f"test.row{n}", data={"n": n}) for n in range(40)]
+    call_command("verify_audit", "--workers", "3")
+    assert "40 rows verified" in capsys.readouterr().out
+
+    # Two rows changed, one in the middle range and one in the last: the first is reported,
+    # whichever process finishes first.
+    _rewrite(rows[30].pk, '{"n": -1}')
+    _rewrite(rows[18].pk, '{"n": -1}')
+    assert audit_verify(workers=1).pk == rows[18].pk
+    assert audit_verify(workers=3).pk == rows[18].pk
+    assert audit_verify(workers=40).pk == rows[18].pk
+    with pytest.raises(CommandError, match=f"broken at row {rows[18].pk}"):
+        call_command("verify_audit", "--workers", "2")
+    # A link cut at a range's first row (the row before it changed its hash) is found too.
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER USER")
+        cursor.execute(
+            "UPDATE audit_auditevent SET hash = %s WHERE id = %s", ["0" * 64, rows[12].pk]
+        )
+        cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER USER")
+    assert audit_verify(workers=3).pk == rows[12].pk
+
+
+def test_verify_audit_refuses_zero_workers():
+    with pytest.raises(CommandError, match="at least 1"):
+        call_command("verify_audit", "--workers", "0")

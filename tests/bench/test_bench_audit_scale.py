@@ -45,7 +45,7 @@ def _export(env: dict[str, str], cookie: str, log: Path) -> tuple[float, float, 
     """(seconds, MB downloaded, worker peak RSS MB, that worker's peak RSS before exporting)."""
     with gunicorn(env, log, workers=1) as served:
         request = urllib.request.Request(  # noqa: S310 (local)
-            f"{served.base}/audit/export.csv?action=nothing-matches", headers={"Cookie": cookie}
+            f"{served.base}/audit/export.csv?target=nothing-matches", headers={"Cookie": cookie}
         )
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (warm-up)
             assert response.status == 200

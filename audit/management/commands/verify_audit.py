@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
+            "--workers",
+            type=int,
+            default=os.cpu_count() or 1,
+            help="processes to split the trail among (default: one per CPU)",
+        )
+        parser.add_argument(
             "--anchors",
             metavar="FILE",
             type=Path,
@@ -25,7 +32,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        broken = audit_verify()
+        if options["workers"] < 1:
+            raise CommandError("--workers must be at least 1")
+        broken = audit_verify(workers=options["workers"])
         if broken is not None:
             raise CommandError(
                 f"audit trail broken at row {broken.pk} ({broken.action} at "
