@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -23,8 +24,17 @@ STATUS_FILTERS = {
 
 def people_search(*, query: str = "", status: str = "") -> QuerySet[User]:
     """People whose name, email or department contain every word of `query`."""
+    # Reports counted per row shown (a subquery the page's LIMIT bounds), not grouped over
+    # everyone before sorting; the paginator's COUNT then leaves it out.
+    active_reports = (
+        User.objects.filter(manager=OuterRef("pk"), is_active=True)
+        .order_by()
+        .values("manager")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
     people = User.objects.select_related("manager").annotate(
-        report_count=Count("reports", filter=Q(reports__is_active=True))
+        report_count=Coalesce(Subquery(active_reports), 0)
     )
     for word in query.split():
         people = people.filter(
