@@ -191,6 +191,15 @@ class AccessRequest(models.Model):
                 name="one_open_request_per_person_and_role_group",
             )
         ]
+        indexes = [
+            # The operations page's "credential email may not have gone out": a handful of
+            # rows among every active request.
+            models.Index(
+                fields=["updated_at"],
+                condition=Q(credential_email_unconfirmed=True),
+                name="request_email_unconfirmed",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Request #{self.pk} by {self.requester_id} for {self.role_group_id}"

@@ -18,24 +18,29 @@ def lease_start(now: datetime) -> datetime:
     return now - timedelta(seconds=settings.PROVISIONING_LEASE_SECONDS)
 
 
+def stuck_condition(now: datetime) -> Q:
+    """The filter of `stuck_requests`, to combine with others in one WHERE."""
+    return Q(
+        status=Status.APPROVED,
+        updated_at__lt=now - timedelta(seconds=settings.PROVISIONING_STALE_SECONDS),
+    ) | Q(status=Status.PROVISIONING, updated_at__lt=lease_start(now))
+
+
+def slow_condition(now: datetime) -> Q:
+    """The filter of `slow_requests`, to combine with others in one WHERE."""
+    return Q(
+        status__in=(Status.APPROVED, Status.PROVISIONING),
+        decided_at__lt=now - timedelta(seconds=settings.PROVISIONING_SLOW_SECONDS),
+    )
+
+
 def stuck_requests(*, now: datetime | None = None) -> QuerySet[AccessRequest]:
     """Approved requests nobody has picked up for PROVISIONING_STALE_SECONDS (their task was
     lost), and provisioning ones whose run's claim has lapsed (the worker died)."""
-    now = now or timezone.now()
-    return AccessRequest.objects.filter(
-        Q(
-            status=Status.APPROVED,
-            updated_at__lt=now - timedelta(seconds=settings.PROVISIONING_STALE_SECONDS),
-        )
-        | Q(status=Status.PROVISIONING, updated_at__lt=lease_start(now))
-    )
+    return AccessRequest.objects.filter(stuck_condition(now or timezone.now()))
 
 
 def slow_requests(*, now: datetime | None = None) -> QuerySet[AccessRequest]:
     """Approved over PROVISIONING_SLOW_SECONDS ago and still not provisioned: the requester
     is told it is taking longer than usual, and the security admins are told once."""
-    now = now or timezone.now()
-    return AccessRequest.objects.filter(
-        status__in=(Status.APPROVED, Status.PROVISIONING),
-        decided_at__lt=now - timedelta(seconds=settings.PROVISIONING_SLOW_SECONDS),
-    )
+    return AccessRequest.objects.filter(slow_condition(now or timezone.now()))

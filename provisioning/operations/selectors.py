@@ -13,7 +13,7 @@ from accounts.models import User
 from audit.models import AuditEvent
 from provisioning.models import AccessRequest, CredentialLink, IamAccount, Offboarding
 from provisioning.offboarding.selectors import UNFINISHED_STATUSES
-from provisioning.onboarding.selectors import slow_requests, stuck_requests
+from provisioning.onboarding.selectors import slow_condition, stuck_condition
 from provisioning.requests.selectors import approvals_waiting_count
 
 Status = AccessRequest.Status
@@ -23,16 +23,17 @@ def requests_needing_attention(*, now: datetime | None = None) -> QuerySet[Acces
     """Failed requests; stuck ones (see `stuck_requests`, marked `is_stuck`: a retry may take
     them); slow ones, approved over PROVISIONING_SLOW_SECONDS ago and not provisioned yet; and
     active ones whose credential email may not have gone out. The most recently changed first."""
-    stuck = stuck_requests(now=now).values("pk")
-    slow = slow_requests(now=now).values("pk")
+    now = now or timezone.now()
+    # The conditions themselves, not `pk IN (subquery)`: one pass over the table, by index.
+    stuck = stuck_condition(now)
     return (
         AccessRequest.objects.filter(
             Q(status=Status.FAILED)
-            | Q(pk__in=stuck)
-            | Q(pk__in=slow)
+            | stuck
+            | slow_condition(now)
             | Q(status=Status.ACTIVE, credential_email_unconfirmed=True)
         )
-        .annotate(is_stuck=ExpressionWrapper(Q(pk__in=stuck), output_field=BooleanField()))
+        .annotate(is_stuck=ExpressionWrapper(stuck, output_field=BooleanField()))
         .select_related("requester", "role_group", "iam_account")
         .order_by("-updated_at", "-pk")
     )
