@@ -244,6 +244,10 @@ class Approval(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["request", "stage"], name="one_decision_per_stage")
         ]
+        indexes = [
+            # An approver's decisions, newest first (the dashboard's ten, the history's pages).
+            models.Index(fields=["approver", "-created_at", "-id"], name="approval_by_approver")
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_stage_display()} {self.decision} on request #{self.request_id}"
