@@ -148,7 +148,7 @@ def _seed() -> tuple[dict[str, tuple[str, str]], dict[str, Any]]:
         "/healthz (snapshot)": ("/healthz", ""),
         "home (manager)": ("/", cookies["manager"]),
         "my access": ("/access/", cookies["employee"]),
-        "approvals (60 pending)": ("/access/approvals/", cookies["manager"]),
+        "approvals (60 pending, 25 a page)": ("/access/approvals/", cookies["manager"]),
         "people (HR)": ("/people/", cookies["hr"]),
         "person's access (HR)": (f"/access/people/{employee.pk}/", cookies["hr"]),
         "operations": ("/access/operations/", cookies["security"]),

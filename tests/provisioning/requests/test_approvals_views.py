@@ -328,3 +328,17 @@ def test_holds_now_shows_live_grants_of_a_live_iam_user_only(client, employee, m
     assert "Still held" in mine and "Nothing yet" not in mine
     assert "Ended last week" not in mine and "On a deleted user" not in mine
     assert "Nothing yet: a new IAM user" in theirs
+
+
+def test_sixty_waiting_are_three_pages_oldest_first_and_the_nav_counts_all(client, manager):
+    reports = [UserFactory(manager=manager) for _ in range(60)]
+    made = [pending(report) for report in reports]
+    client.force_login(manager)
+
+    first = text(client.get(reverse("approvals")))
+    last = text(client.get(reverse("approvals") + "?page=3"))
+
+    assert first.count('name="request_ids"') == 25 and last.count('name="request_ids"') == 10
+    assert "Page 1 of 3" in first
+    assert f'value="{made[0].pk}"' in first and f'value="{made[-1].pk}"' in last
+    assert '<span class="nav-count">60<' in first
