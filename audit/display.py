@@ -70,11 +70,13 @@ def _reverse(name: str, *args: Any) -> str | None:
         return None
 
 
-def _trail(**query: Any) -> str:
-    return f"{reverse('audit_log')}?{urlencode(query)}"
+def _trail(base: str, **query: Any) -> str:
+    return f"{base}?{urlencode(query)}"
 
 
-def _target_link(event: AuditEvent, may: Callable[[str | None], bool]) -> tuple[Link | None, bool]:
+def _target_link(
+    event: AuditEvent, may: Callable[[str | None], bool], trail: str
+) -> tuple[Link | None, bool]:
     if not event.target:
         return None, False
     kind, _, key = event.target.partition(":")
@@ -88,7 +90,7 @@ def _target_link(event: AuditEvent, may: Callable[[str | None], bool]) -> tuple[
         url = _reverse("person_access", event.subject_id)
     if url:
         return Link(event.target, url), False
-    return Link(event.target, _trail(target=event.target)), True
+    return Link(event.target, _trail(trail, target=event.target)), True
 
 
 def _inline(value: Any) -> str:
@@ -115,6 +117,7 @@ def audit_rows(events: Iterable[AuditEvent], *, has_perm: Callable[[str], bool])
     events = list(events)
     labels = people_labels(event.subject_id for event in events if event.subject_id)
     granted: dict[str, bool] = {}
+    trail = reverse("audit_log")  # once, not twice a row
 
     def may(permission: str | None) -> bool:
         if permission is None:
@@ -125,12 +128,12 @@ def audit_rows(events: Iterable[AuditEvent], *, has_perm: Callable[[str], bool])
 
     rows = []
     for event in events:
-        target, history = _target_link(event, may)
+        target, history = _target_link(event, may, trail)
         subject = None
         if event.subject_id is not None:
             subject = Link(
                 labels.get(event.subject_id, f"person {event.subject_id}"),
-                _trail(person=event.subject_id),
+                _trail(trail, person=event.subject_id),
             )
         inline, pretty, summary = _details(event.data)
         rows.append(
