@@ -3,6 +3,7 @@ what AWS refuses (tests/strict_iam.py), and the verification report it ends with
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ from provisioning.models import (
     Offboarding,
     RoleGroup,
 )
+from provisioning.offboarding.report import offboarding_report_json
 from provisioning.offboarding.start import offboarding_start
 from provisioning.offboarding.teardown import STEPS, offboarding_teardown
 from tests import strict_iam
@@ -347,3 +349,27 @@ def test_a_teardown_held_by_another_worker_is_left_to_it(strict, hr_person):
     assert aws.read_user("erin.leaver").login_profile
     # Once the other worker is gone (its connection closed), the lock is free again.
     assert offboarding_teardown(offboarding_id=offboarding.pk).status == "completed"
+
+
+def test_access_is_cut_before_anything_else_is_read_and_the_report_still_counts_it(
+    strict, hr_person, django_capture_on_commit_callbacks
+):
+    leaver, _, _ = _leaver_with_loaded_user("quick.leaver")
+
+    offboarding = _offboard(hr_person, leaver, django_capture_on_commit_callbacks)
+
+    calls = strict.operations("quick.leaver")
+    cut_done = max(i for i, name in enumerate(calls) if name == "UpdateAccessKey") + 1
+    # One look (is there a console password to count?), then the cut; the full read after.
+    assert calls[:cut_done] == [
+        "GetLoginProfile",
+        "DeleteLoginProfile",
+        "ListAccessKeys",
+        "UpdateAccessKey",
+        "UpdateAccessKey",
+    ]
+    assert "GetUser" in calls[cut_done:]
+    [entry] = offboarding.report["accounts"]
+    assert entry["kinds"]["login_profile"] == {"found": 1, "removed": 1, "remaining": 0}
+    assert entry["kinds"]["access_keys"] == {"found": 2, "removed": 2, "remaining": 0}
+    assert "cut" not in json.loads(offboarding_report_json(offboarding=offboarding))
