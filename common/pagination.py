@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
 # Counted this many pages past the one asked for, at most: "Page 3 of 13+" beyond.
@@ -26,13 +27,14 @@ class CappedPaginator(Paginator):
     `COUNT(*)` over a LIMIT, whose cost grows with how deep one reads, not with the table.
     `capped` says the count stopped there (the template then says "13+")."""
 
-    def __init__(self, object_list: Any, per_page: int, *, asked: Any) -> None:
+    def __init__(self, object_list: QuerySet[Any], per_page: int, *, asked: Any) -> None:
         super().__init__(object_list, per_page)
+        self.queryset = object_list
         self.limit = (page_number(asked) + LOOK_AHEAD_PAGES) * per_page + 1
 
     @cached_property
     def count(self) -> int:
-        return int(self.object_list[: self.limit].count())
+        return self.queryset[: self.limit].count()
 
     @property
     def capped(self) -> bool:
