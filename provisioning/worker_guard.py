@@ -1,5 +1,7 @@
 """The worker refuses to start with the account's root credentials, as the web's system check
-does: provisioning with root keys would be the very practice this portal exists to end."""
+does: provisioning with root keys would be the very practice this portal exists to end. It
+also warms up before work arrives: the parent loads the AWS service models before it forks
+its pool, and each pool process connects to the database and builds its IAM client."""
 
 from __future__ import annotations
 
@@ -7,7 +9,8 @@ import logging
 from typing import Any
 
 from celery.exceptions import WorkerShutdown
-from celery.signals import worker_init
+from celery.signals import worker_init, worker_process_init
+from django.db import connection
 
 from provisioning import aws
 
@@ -43,3 +46,12 @@ def refuse_root_credentials() -> None:
 @worker_init.connect(dispatch_uid="provisioning.refuse_root_credentials")
 def _on_worker_init(**kwargs: Any) -> None:
     refuse_root_credentials()
+    aws.warm()
+
+
+@worker_process_init.connect(dispatch_uid="provisioning.warm_pool_process")
+def _on_worker_process_init(**kwargs: Any) -> None:
+    """Each pool process opens its database connection and builds its IAM client as it
+    starts, not on its first task: that task may be a leaver's cut, which HR waits on."""
+    aws.client("iam")
+    connection.ensure_connection()

@@ -178,8 +178,10 @@ def running_worker(
     concurrency: int = 1,
     beat: bool = False,
     visibility_timeout: int = 5,
+    purge: bool = True,
 ) -> Iterator[WorkerProcess]:
-    """Start a worker (and leave this process enqueueing for real); stop it afterwards."""
+    """Start a worker (and leave this process enqueueing for real); stop it afterwards. The
+    queue is emptied first unless `purge=False` (a test that queued work for it to find)."""
     outbox.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
@@ -200,7 +202,8 @@ def running_worker(
     worker = WorkerProcess(
         env, outbox.parent / f"worker-{uuid.uuid4().hex[:6]}.log", concurrency, beat
     )
-    purge_queue()
+    if purge:
+        purge_queue()
     with real_broker():
         worker.start()
         try:

@@ -43,6 +43,7 @@ from provisioning.aws.client import (
     quick_calls,
     recording,
     reset_clients,
+    warm,
     whoami,
 )
 from provisioning.aws.inventory import (
@@ -189,5 +190,6 @@ __all__ = [
     "user_names",
     "user_tags",
     "virtual_mfa_serial",
+    "warm",
     "whoami",
 ]

@@ -10,6 +10,7 @@ knowing botocore.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -21,6 +22,7 @@ import botocore
 import botocore.awsrequest
 import botocore.config
 import botocore.exceptions
+import botocore.session
 from django.conf import settings
 
 from provisioning.aws import pacer
@@ -73,6 +75,20 @@ QUICK = "quick"
 _local = threading.local()
 _clients: dict[tuple[str, str, str, str], Any] = {}
 _clients_lock = threading.Lock()
+# botocore's loader of service models (IAM's is a megabyte of JSON), shared by every client
+# this process builds: a new session per client keeps credentials fresh, and with the loader
+# shared a client costs ~10 ms instead of ~70.
+_loader: Any = None
+
+
+def _session() -> boto3.session.Session:
+    global _loader
+    core = botocore.session.get_session()
+    if _loader is None:
+        _loader = core.get_component("data_loader")
+    else:
+        core.register_component("data_loader", _loader)
+    return boto3.session.Session(botocore_session=core)
 
 
 def _config(profile: str) -> botocore.config.Config:
@@ -100,7 +116,7 @@ def client(service: str = "iam", *, profile: str | None = None) -> Any:
     key = (service, profile, settings.AWS_REGION, settings.AWS_ENDPOINT_URL)
     with _clients_lock:
         if key not in _clients:
-            made = boto3.session.Session().client(
+            made = _session().client(
                 service, endpoint_url=settings.AWS_ENDPOINT_URL or None, config=_config(profile)
             )
             made.meta.events.register("after-call", _remember_request_id)
@@ -120,6 +136,25 @@ def reset_clients() -> None:
     """Forget cached clients (tests change the endpoint between runs)."""
     with _clients_lock:
         _clients.clear()
+
+
+def warm() -> None:
+    """Load the service models a worker uses, before it forks its pool: each child then builds
+    its clients from the loaded models instead of parsing them on its first task (the first
+    offboarding cut of a fresh child took 0.5 s, the next ones 0.1)."""
+    for service in ("iam", "sts"):
+        _session().client(service, region_name=settings.AWS_REGION)
+
+
+def _after_fork_in_child() -> None:
+    """A forked child never shares its parent's clients: their connection pools may hold the
+    parent's sockets (the start-up root check opened one). The loaded models stay."""
+    global _clients_lock
+    _clients_lock = threading.Lock()
+    _clients.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @contextmanager

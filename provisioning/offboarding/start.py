@@ -93,7 +93,9 @@ def offboarding_start(
         raise OffboardingNotAllowed("You cannot offboard yourself: ask another HR person.")
     if mode not in Offboarding.Mode.values:
         raise OffboardingError(f"Unknown offboarding mode {mode!r}.")
-    with transaction.atomic():
+    # One batch of audit rows at the end: the chain's lock is held only from there to the
+    # commit, so twenty HR confirms at once do not queue behind each other's whole transaction.
+    with transaction.atomic(), audit.batch():
         person = User.objects.select_for_update().get(pk=person.pk)
         if Offboarding.objects.filter(person=person, status__in=UNFINISHED_STATUSES).exists():
             raise OffboardingAlreadyRunning(
@@ -127,7 +129,7 @@ def offboarding_confirm(
     """A security admin confirms HR's offboarding of a privileged person: the portal part
     happens now, exactly as for anyone else. The confirmer is neither the leaver nor the HR
     person who asked; of two confirming at once, one does (a conditional UPDATE)."""
-    with transaction.atomic():
+    with transaction.atomic(), audit.batch():
         offboarding = _for_second_person(offboarding_id, actor)
         person = User.objects.select_for_update().get(pk=offboarding.person_id)
         _refuse_last_security_admin(person)

@@ -86,19 +86,7 @@ def offboarding_teardown(*, offboarding_id: int, cut_only: bool = False) -> Offb
             pk=offboarding_id
         )
         accounts = offboarding_targets(offboarding.person)
-        # The cut reads nothing first: each IAM call before it is time the leaver keeps.
-        for account in accounts:
-            for step in ACCESS_STEPS:
-                _run_step(offboarding, account, step)
-        if offboarding.access_cut_at is None and all(
-            f"{account.user_name}:{step}" in offboarding.steps_done
-            for account in accounts
-            for step in ACCESS_STEPS
-        ):
-            offboarding.access_cut_at = timezone.now()
-            Offboarding.objects.filter(pk=offboarding.pk).update(
-                access_cut_at=offboarding.access_cut_at
-            )
+        _cut_access(offboarding, accounts)
         if cut_only:
             return offboarding
         for account in accounts:
@@ -107,6 +95,63 @@ def offboarding_teardown(*, offboarding_id: int, cut_only: bool = False) -> Offb
             for step in REST_STEPS:
                 _run_step(offboarding, account, step)
         return offboarding_verify(offboarding=offboarding)
+
+
+def _cut_access(offboarding: Offboarding, accounts: list[IamAccount]) -> None:
+    """Console password deleted and access keys inactive on every IAM user, reading nothing
+    first (each IAM call before it is time the leaver keeps), then all of it recorded in one
+    transaction: the steps, `access_cut_at` once every user is cut, an audit row per step.
+    What AWS did is recorded even when a transient error stops the cut half-way."""
+    done: list[tuple[IamAccount, str, Any, list[str]]] = []
+    try:
+        for account in accounts:
+            for step in ACCESS_STEPS:
+                if f"{account.user_name}:{step}" in offboarding.steps_done:
+                    continue
+                if step == "login_profile":
+                    _record_password_before_cut(offboarding, account)
+                try:
+                    with aws.recording() as calls:
+                        removed = _step_function(offboarding, account, step)()
+                except aws.AwsError as error:
+                    if error.transient:
+                        raise
+                    _record_error(offboarding, account, step, error)
+                    continue
+                done.append((account, step, removed, calls.request_ids[:50]))
+    finally:
+        _record_cut(offboarding, accounts, done)
+
+
+def _record_cut(
+    offboarding: Offboarding,
+    accounts: list[IamAccount],
+    done: list[tuple[IamAccount, str, Any, list[str]]],
+) -> None:
+    steps_done = [*offboarding.steps_done, *(f"{a.user_name}:{step}" for a, step, _, _ in done)]
+    newly_cut = offboarding.access_cut_at is None and all(
+        f"{account.user_name}:{step}" in steps_done for account in accounts for step in ACCESS_STEPS
+    )
+    if not (done or newly_cut):
+        return
+    with transaction.atomic(), audit.batch():
+        offboarding.steps_done = steps_done
+        changes: dict[str, Any] = {"steps_done": steps_done}
+        if newly_cut:
+            offboarding.access_cut_at = changes["access_cut_at"] = timezone.now()
+        Offboarding.objects.filter(pk=offboarding.pk).update(**changes)
+        for account, step, removed, request_ids in done:
+            audit.record(
+                _STEP_ACTIONS[step],
+                target=f"iam_user:{account.user_name}",
+                subject=account.owner_id,
+                data={
+                    "offboarding": offboarding.pk,
+                    "step": step,
+                    "removed": removed,
+                    "aws_request_ids": request_ids,
+                },
+            )
 
 
 def _save_report(offboarding: Offboarding) -> None:
@@ -209,8 +254,6 @@ def _run_step(offboarding: Offboarding, account: IamAccount, step: str) -> None:
     if key in offboarding.steps_done:
         return
     try:
-        if step == "login_profile":
-            _record_password_before_cut(offboarding, account)
         with aws.recording() as calls:
             removed = _step_function(offboarding, account, step)()
     except aws.AwsError as error:

@@ -4,6 +4,7 @@ too), seams that exist only under test settings, and errors that leave as AwsErr
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import time
 from typing import Any
@@ -61,3 +62,24 @@ def test_without_the_test_settings_no_client_gets_a_seam(settings: Any, aws: Non
     # The rule is there, but nothing installs it: AWS (moto) answers.
     assert gateway.whoami().account == "123456789012"
     gateway.reset_clients()
+
+
+def test_a_forked_process_builds_its_own_clients_and_never_shares_the_parents_sockets(
+    aws: None,
+) -> None:
+    """The worker's pool forks after the start-up root check has called STS: a child using
+    the parent's client would write to the parent's socket. After a fork the child builds
+    its own; the parent keeps its."""
+    gateway.whoami(quick=True)  # the parent's quick STS client now holds a connection
+    parent_client = gateway.client("sts", profile="quick")
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover (the child's verdict goes through the pipe)
+        verdict = b"fresh" if gateway.client("sts", profile="quick") is not parent_client else b""
+        os.write(write_end, verdict)
+        os._exit(0)
+    os.close(write_end)
+    os.waitpid(child, 0)
+    with os.fdopen(read_end, "rb") as pipe:
+        assert pipe.read() == b"fresh"
+    assert gateway.client("sts", profile="quick") is parent_client

@@ -373,3 +373,32 @@ def test_access_is_cut_before_anything_else_is_read_and_the_report_still_counts_
     assert entry["kinds"]["login_profile"] == {"found": 1, "removed": 1, "remaining": 0}
     assert entry["kinds"]["access_keys"] == {"found": 2, "removed": 2, "remaining": 0}
     assert "cut" not in json.loads(offboarding_report_json(offboarding=offboarding))
+
+
+def test_a_cut_stopped_half_way_keeps_what_aws_did_and_the_next_run_does_only_the_rest(
+    strict, hr_person, settings
+):
+    """The cut records its steps together, at its end: a throttled key deactivation must not
+    lose the password deletion that came before it."""
+    leaver, _, _ = _leaver_with_loaded_user("halfway.leaver")
+    offboarding = offboarding_start(actor=hr_person, person=leaver, enqueue=False)
+    settings.AWS_FAULT_INJECTION = "before:ListAccessKeys:throttle=1000"
+
+    with pytest.raises(aws.AwsError):
+        offboarding_teardown(offboarding_id=offboarding.pk, cut_only=True)
+
+    offboarding.refresh_from_db()
+    assert offboarding.steps_done == ["halfway.leaver:login_profile"]
+    assert offboarding.access_cut_at is None
+    assert AuditEvent.objects.filter(
+        action="iam.login_profile.deleted", target="iam_user:halfway.leaver"
+    ).exists()
+    settings.AWS_FAULT_INJECTION = ""
+    strict.calls.clear()
+
+    offboarding_teardown(offboarding_id=offboarding.pk, cut_only=True)
+
+    offboarding.refresh_from_db()
+    assert offboarding.access_cut_at is not None
+    assert "DeleteLoginProfile" not in strict.operations("halfway.leaver")
+    assert [key.active for key in aws.access_keys_of("halfway.leaver")] == [False, False]

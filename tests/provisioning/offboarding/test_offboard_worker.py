@@ -13,13 +13,13 @@ from django.contrib.auth.models import Permission
 
 from accounts import roles
 from audit.models import AuditEvent
-from provisioning import aws
+from provisioning import aws, queue
 from provisioning.models import Offboarding
 from provisioning.offboarding.start import offboarding_start
 from provisioning.offboarding.teardown import STEPS
 from tests import strict_iam
 from tests.factories import IamAccountFactory, UserFactory
-from tests.worker import read_outbox, running_worker, wait_until
+from tests.worker import purge_queue, read_outbox, real_broker, running_worker, wait_until
 
 FINISHED = (Offboarding.Status.COMPLETED, Offboarding.Status.INCOMPLETE)
 
@@ -127,3 +127,39 @@ def test_leavers_confirmed_together_all_lose_their_credentials_before_any_full_t
     assert [o.status for o in offboardings] == [Offboarding.Status.COMPLETED] * 3
     last_cut = max(o.access_cut_at for o in offboardings)
     assert last_cut < min(o.finished_at for o in offboardings)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cut_confirmed_after_a_queued_full_teardown_still_runs_before_it(
+    aws_server: str, redis_url: str, postgres_required: None, tmp_path: Any, settings: Any
+) -> None:
+    """The rest of a teardown waits behind every cut in the queue, whenever the cut came."""
+    strict_iam.use_strict_iam(settings)
+    hr = _hr("hr-priority@example.com")
+    leavers = []
+    for name in ("queued.first", "confirmed.later"):
+        leaver = UserFactory(email=f"{name}@example.com")
+        strict_iam.load_user(name, simulated=False)
+        IamAccountFactory(owner=leaver, user_name=name)
+        leavers.append(leaver)
+    purge_queue()
+    with real_broker():
+        first = offboarding_start(actor=hr, person=leavers[0], enqueue=False)
+        queue.teardown_now(first.pk)  # its full teardown is in the queue ...
+        later = offboarding_start(actor=hr, person=leavers[1])  # ... before this cut
+
+    with running_worker(
+        moto_url=aws_server,
+        redis_url=redis_url,
+        outbox=tmp_path / "outbox",
+        extra_env={"PORTAL_STRICT_IAM": "1"},
+        purge=False,
+    ):
+        wait_until(
+            lambda: Offboarding.objects.filter(status__in=FINISHED).count() == 2, timeout=120
+        )
+
+    first.refresh_from_db()
+    later.refresh_from_db()
+    assert first.status == later.status == Offboarding.Status.COMPLETED
+    assert later.access_cut_at < first.access_cut_at
