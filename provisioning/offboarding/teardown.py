@@ -110,15 +110,9 @@ def _cut_access(offboarding: Offboarding, accounts: list[IamAccount]) -> None:
                     continue
                 if step == "login_profile":
                     _record_password_before_cut(offboarding, account)
-                try:
-                    with aws.recording() as calls:
-                        removed = _step_function(offboarding, account, step)()
-                except aws.AwsError as error:
-                    if error.transient:
-                        raise
-                    _record_error(offboarding, account, step, error)
-                    continue
-                done.append((account, step, removed, calls.request_ids[:50]))
+                outcome = _call_step(offboarding, account, step)
+                if outcome is not None:
+                    done.append((account, step, *outcome))
     finally:
         _record_cut(offboarding, accounts, done)
 
@@ -249,10 +243,11 @@ def _step_function(offboarding: Offboarding, account: IamAccount, step: str) -> 
     return functions[step]
 
 
-def _run_step(offboarding: Offboarding, account: IamAccount, step: str) -> None:
-    key = f"{account.user_name}:{step}"
-    if key in offboarding.steps_done:
-        return
+def _call_step(
+    offboarding: Offboarding, account: IamAccount, step: str
+) -> tuple[Any, list[str]] | None:
+    """Do the step in AWS: what it removed and the request ids, or None after recording a
+    permanent error (the next step is tried). A transient error leaves for the retry."""
     try:
         with aws.recording() as calls:
             removed = _step_function(offboarding, account, step)()
@@ -260,7 +255,18 @@ def _run_step(offboarding: Offboarding, account: IamAccount, step: str) -> None:
         if error.transient:
             raise
         _record_error(offboarding, account, step, error)
+        return None
+    return removed, calls.request_ids[:50]
+
+
+def _run_step(offboarding: Offboarding, account: IamAccount, step: str) -> None:
+    key = f"{account.user_name}:{step}"
+    if key in offboarding.steps_done:
         return
+    outcome = _call_step(offboarding, account, step)
+    if outcome is None:
+        return
+    removed, request_ids = outcome
     with transaction.atomic():
         offboarding.steps_done = [*offboarding.steps_done, key]
         Offboarding.objects.filter(pk=offboarding.pk).update(steps_done=offboarding.steps_done)
@@ -268,7 +274,7 @@ def _run_step(offboarding: Offboarding, account: IamAccount, step: str) -> None:
         # crashed had already removed it.
         data: dict[str, Any] = {"offboarding": offboarding.pk, "step": step, "removed": removed}
         data.update(_portal_records_after(offboarding, account, step))
-        data["aws_request_ids"] = calls.request_ids[:50]
+        data["aws_request_ids"] = request_ids
         action = _STEP_ACTIONS.get(step) or (
             "iam.user.disabled"
             if offboarding.mode == Offboarding.Mode.DISABLE
