@@ -1,10 +1,14 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.contrib.sessions.backends.base import SessionBase
+from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
+from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
 from django.utils import timezone
 
@@ -99,3 +103,47 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self) -> str:
         return (self.full_name.split() or [self.email])[0]
+
+
+class PortalSession(AbstractBaseSession):
+    """A signed-in browser's session (Django's database sessions, served by
+    `accounts.sessions`), with the person it belongs to in an indexed column: a leaver's
+    sessions are found by one indexed DELETE instead of decoding every session."""
+
+    user_id = models.IntegerField(null=True, db_index=True)
+
+    @classmethod
+    def get_session_store_class(cls) -> type[SessionBase]:
+        return PortalSessionStore
+
+
+def signed_in_user_id(data: dict[str, Any]) -> int | None:
+    """The id of the person a session's data says is signed in, or None."""
+    try:
+        return int(data[SESSION_KEY])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+class PortalSessionStore(DatabaseSessionStore):
+    """Django's database session store (the engine is `accounts.sessions`), writing
+    `PortalSession` rows with their person's id."""
+
+    @property
+    def key_salt(self) -> str:
+        # Signed as Django's database sessions are: the rows the upgrade moved across still read.
+        return "django.contrib.sessions.SessionStore"
+
+    @classmethod
+    def get_model_class(cls) -> type[PortalSession]:
+        return PortalSession
+
+    def create_model_instance(self, data: dict[str, Any]) -> PortalSession:
+        session = cast(PortalSession, super().create_model_instance(data))
+        session.user_id = signed_in_user_id(data)
+        return session
+
+    async def acreate_model_instance(self, data: dict[str, Any]) -> PortalSession:
+        session = cast(PortalSession, await super().acreate_model_instance(data))
+        session.user_id = signed_in_user_id(data)
+        return session

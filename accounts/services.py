@@ -21,7 +21,13 @@ from accounts import roles
 from accounts.errors import PeopleError
 from accounts.events import org_chart_changed
 from accounts.invitations import invitations_send
-from accounts.models import ApprovalEmails, EmploymentStatus, User
+from accounts.models import (
+    ApprovalEmails,
+    EmploymentStatus,
+    PortalSession,
+    PortalSessionStore,
+    User,
+)
 from accounts.roles import require_people_manager
 from accounts.selectors import email_domain_problem, manager_problem
 
@@ -226,11 +232,15 @@ def person_deactivate(*, person: User, actor: User | str, ip: str | None = None)
 def _end_sessions(person: User, *, now: datetime) -> int:
     """Delete every stored session of the person; returns how many.
 
-    Sessions are not indexed by user, so each unexpired one is decoded: cheap at the size of
-    an organisation's portal. With a session engine that cannot be listed (signed cookies,
-    plain cache) nothing is deleted here, and the next request of such a session is still
-    refused: Django's ModelBackend gives no user for an inactive account."""
+    The portal's sessions (accounts/sessions.py) know whose they are: one indexed DELETE.
+    Plain database sessions are not indexed by person, so each unexpired one is decoded. With
+    an engine that cannot be listed (signed cookies, plain cache) nothing is deleted here, and
+    the next request of such a session is still refused: Django's ModelBackend gives no user
+    for an inactive account."""
     store_class = import_string(f"{settings.SESSION_ENGINE}.SessionStore")
+    if issubclass(store_class, PortalSessionStore):
+        ended, _ = PortalSession.objects.filter(user_id=person.pk, expire_date__gt=now).delete()
+        return ended
     if not issubclass(store_class, DatabaseSessionStore):
         return 0
     ended = 0

@@ -417,6 +417,8 @@ SCIM_OFFBOARDING_MODE = env_str("SCIM_OFFBOARDING_MODE", "delete").lower()
 if SCIM_OFFBOARDING_MODE not in {"delete", "disable"}:
     raise ImproperlyConfigured("SCIM_OFFBOARDING_MODE must be delete or disable")
 
+# Database sessions that know whose they are (accounts/sessions.py): a leaver's are ended by id.
+SESSION_ENGINE = "accounts.sessions"
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 PRIVILEGED_IDLE_MINUTES = env_int("PRIVILEGED_IDLE_MINUTES", 30)
@@ -492,6 +494,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
 CELERY_BEAT_SCHEDULE["refresh-health"] = {
     "task": "portal.tasks.refresh_health",
     "schedule": float(HEALTH_REFRESH_SECONDS),
+}
+CELERY_BEAT_SCHEDULE["clear-expired-sessions"] = {
+    "task": "portal.tasks.clear_expired_sessions",
+    "schedule": 3600.0,
 }
 CELERY_BEAT_SCHEDULE["send-approval-reminders"] = {
     "task": "provisioning.tasks.send_approval_reminders",

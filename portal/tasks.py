@@ -9,3 +9,14 @@ from portal.health import health_refresh
 def refresh_health() -> None:
     """Keep /healthz's snapshot fresh while nobody probes (portal/health.py)."""
     health_refresh()
+
+
+@shared_task(ignore_result=True)
+def clear_expired_sessions() -> int:
+    """Beat, hourly: delete the sessions past their expiry (Django's `clearsessions`), so the
+    session table holds only the signed-in. Returns how many are left."""
+    from accounts.models import PortalSession
+    from accounts.sessions import SessionStore
+
+    SessionStore.clear_expired()
+    return PortalSession.objects.count()

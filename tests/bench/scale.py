@@ -21,9 +21,10 @@ from types import SimpleNamespace
 from typing import Any
 
 from django.conf import settings
-from django.contrib.sessions.backends.db import SessionStore
+from django.contrib.auth import SESSION_KEY
 from django.db import connection
 
+from accounts.sessions import SessionStore
 from audit.chain import GENESIS_HASH, newest_key_version
 from audit.models import AuditEvent
 from audit.services import CHAIN_FORMAT, compute_hash
@@ -154,6 +155,27 @@ def child_env(moto_url: str, redis_url: str) -> dict[str, str]:
         "AWS_ENDPOINT_URL": moto_url,
         "PYTHONUNBUFFERED": "1",
     }
+
+
+def seed_sessions(count: int, *, first_user_id: int = 1_000_000) -> None:
+    """`count` other people signed in (sessions of ids from `first_user_id`), as a portal of
+    an organisation's size holds them: what ending a leaver's sessions must not walk."""
+    from accounts.models import PortalSession
+
+    expires = datetime.now(UTC) + timedelta(hours=8)
+    store = SessionStore()
+    PortalSession.objects.bulk_create(
+        [
+            PortalSession(
+                session_key=f"bench{n:035d}",
+                session_data=store.encode({SESSION_KEY: str(first_user_id + n)}),
+                expire_date=expires,
+                user_id=first_user_id + n,
+            )
+            for n in range(count)
+        ],
+        batch_size=1000,
+    )
 
 
 def session_cookie(user: Any) -> str:

@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.contrib.sessions.models import Session
 from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
 from accounts import roles
-from accounts.models import EmploymentStatus
+from accounts.models import EmploymentStatus, PortalSession
 from audit.models import AuditEvent
 from provisioning.errors import OffboardingAlreadyRunning, OffboardingNotAllowed
 from provisioning.models import (
@@ -81,7 +80,9 @@ def test_every_session_of_the_leaver_is_ended(hr_person: Any, employee: Any) -> 
     _offboard_by_hr(hr_person, employee)
 
     leftover = [
-        s for s in Session.objects.all() if s.get_decoded().get("_auth_user_id") == str(employee.pk)
+        s
+        for s in PortalSession.objects.all()
+        if s.get_decoded().get("_auth_user_id") == str(employee.pk)
     ]
     assert leftover == []
     for device in (laptop, phone):
