@@ -7,12 +7,26 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
+from django.contrib.auth.middleware import AuthenticationMiddleware, get_user
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.utils.functional import SimpleLazyObject
 
 from accounts import roles, sso
 from accounts.models import User
+
+
+class RolesAuthenticationMiddleware(AuthenticationMiddleware):
+    """Django's, with the signed-in person's roles loaded in one query when `request.user`
+    is first used (`roles.load_roles`): every page's navigation asks for all of them."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        super().process_request(request)
+        request.user = SimpleLazyObject(  # type: ignore[assignment]  # as Django's own does
+            lambda: roles.load_roles(get_user(request))
+        )
+
 
 # Pages a privileged person may reach before setting up MFA: sign-in, MFA set-up, health.
 _MFA_EXEMPT_PREFIXES = ("account_", "mfa_")

@@ -68,6 +68,42 @@ def is_manager(user: Viewer) -> bool:
     return cached
 
 
+def load_roles(user: Viewer) -> Viewer:
+    """What every page asks of the signed-in person (manager? which permissions?) in one
+    query instead of three, cached on the request's user object where Django's permission
+    checks and `is_manager` look first."""
+    if isinstance(user, AnonymousUser) or not user.is_active or user.is_superuser:
+        return user  # nothing to ask, or Django's own path (a superuser holds every permission)
+    from django.contrib.auth.models import Permission
+    from django.db.models import CharField, Value
+
+    from accounts.models import User
+
+    def source(name: str) -> Value:
+        return Value(name, output_field=CharField())
+
+    rows = (
+        Permission.objects.filter(user=user)
+        .values_list("content_type__app_label", "codename", source("user"))
+        .union(
+            Permission.objects.filter(group__user=user).values_list(
+                "content_type__app_label", "codename", source("group")
+            ),
+            User.objects.filter(manager=user, is_active=True).values_list(
+                source(""), source(""), source("manager")
+            ),
+        )
+    )
+    found: dict[str, set[str]] = {"user": set(), "group": set(), "manager": set()}
+    for app_label, codename, origin in rows:
+        found[origin].add(f"{app_label}.{codename}")
+    # The names Django's ModelBackend caches a person's permissions under, per request.
+    setattr(user, "_user_perm_cache", found["user"])  # noqa: B010
+    setattr(user, "_group_perm_cache", found["group"])  # noqa: B010
+    setattr(user, "_portal_is_manager", bool(found["manager"]))  # noqa: B010
+    return user
+
+
 def is_hr(user: Viewer) -> bool:
     return bool(getattr(user, "is_authenticated", False) and user.has_perm(MANAGE_PEOPLE))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
@@ -46,3 +46,29 @@ class CappedPaginator(Paginator):
         if self.capped:
             return (self.limit - 1) // self.per_page
         return int(super().num_pages)
+
+
+class ShortListPaginator(Paginator):
+    """A Paginator that reads the first page with one row more than it shows: when the whole
+    list fits on that page (most people's requests, most managers' queue), that one read is
+    both the page and its count, and no `COUNT(*)` runs. Longer lists count as usual."""
+
+    def __init__(self, object_list: QuerySet[Any], per_page: int, *, asked: Any) -> None:
+        super().__init__(object_list, per_page)
+        self.first_asked = page_number(asked) == 1
+
+    @cached_property
+    def head(self) -> list[Any]:
+        return list(self.object_list[: self.per_page + 1])
+
+    @cached_property
+    def count(self) -> int:
+        if self.first_asked and len(self.head) <= self.per_page:
+            return len(self.head)
+        return int(super().count)
+
+    def page(self, number: Any) -> Page:
+        number = self.validate_number(number)
+        if number == 1 and self.first_asked:
+            return Page(self.head[: self.per_page], 1, self)
+        return super().page(number)

@@ -26,38 +26,39 @@ HISTORY_POINTS = 30
 
 def credentials_of(person: User) -> QuerySet[IamAccount]:
     """The person's live IAM users with their portal keys, MFA set-up and open rotation."""
-    return (
+    return with_credentials(
         IamAccount.objects.filter(owner=person, status=IamAccount.Status.ACTIVE)
-        .annotate(
-            mfa_enabled=Exists(
-                MfaEnrolment.objects.filter(
-                    iam_account=OuterRef("pk"), status=MfaEnrolment.Status.ENABLED
-                )
-            ),
-            # What the portal last provisioned, until the daily run has looked in AWS.
-            access_type_now=Subquery(
-                AccessRequest.objects.filter(
-                    iam_account=OuterRef("pk"), status=AccessRequest.Status.ACTIVE
-                )
-                .order_by("-provisioned_at", "-pk")
-                .values("access_type")[:1]
-            ),
-        )
-        .prefetch_related(
-            Prefetch(
-                "access_keys",
-                queryset=AccessKeyRecord.objects.filter(deleted_at__isnull=True).order_by(
-                    "created_at"
-                ),
-                to_attr="live_keys",
-            ),
-            Prefetch(
-                "key_rotations",
-                queryset=KeyRotation.objects.filter(status__in=KeyRotation.OPEN_STATUSES),
-                to_attr="open_rotations",
-            ),
-        )
-        .order_by("user_name")
+    ).order_by("user_name")
+
+
+def with_credentials(accounts: QuerySet[IamAccount]) -> QuerySet[IamAccount]:
+    """`accounts`, each with `mfa_enabled`, `access_type_now`, `live_keys` and
+    `open_rotations`: what "Credentials you have now" shows."""
+    return accounts.annotate(
+        mfa_enabled=Exists(
+            MfaEnrolment.objects.filter(
+                iam_account=OuterRef("pk"), status=MfaEnrolment.Status.ENABLED
+            )
+        ),
+        # What the portal last provisioned, until the daily run has looked in AWS.
+        access_type_now=Subquery(
+            AccessRequest.objects.filter(
+                iam_account=OuterRef("pk"), status=AccessRequest.Status.ACTIVE
+            )
+            .order_by("-provisioned_at", "-pk")
+            .values("access_type")[:1]
+        ),
+    ).prefetch_related(
+        Prefetch(
+            "access_keys",
+            queryset=AccessKeyRecord.objects.filter(deleted_at__isnull=True).order_by("created_at"),
+            to_attr="live_keys",
+        ),
+        Prefetch(
+            "key_rotations",
+            queryset=KeyRotation.objects.filter(status__in=KeyRotation.OPEN_STATUSES),
+            to_attr="open_rotations",
+        ),
     )
 
 

@@ -17,9 +17,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import roles
 from accounts.http import AuthenticatedHttpRequest
 from common.http import client_ip
+from common.pagination import ShortListPaginator
 from provisioning.catalogue.selectors import role_groups_offered
 from provisioning.errors import AlreadyDecided, DecisionNotAllowed, ExtensionOffered, PortalError
-from provisioning.guardrails.selectors import credentials_of
+from provisioning.guardrails.selectors import with_credentials
 from provisioning.lifecycle.grant_views import extension_offer
 from provisioning.models import AccessRequest, IamAccount
 from provisioning.requests import selectors
@@ -49,15 +50,19 @@ def _my_access_context(request: AuthenticatedHttpRequest) -> dict[str, Any]:
     """Everything on My access: the page and its live refreshes show the same."""
     now = timezone.now()
     person = request.user
-    page = Paginator(selectors.requests_of(person, now=now), REQUESTS_PER_PAGE).get_page(
-        request.GET.get("page")
-    )
+    asked = request.GET.get("page")
+    page = ShortListPaginator(
+        selectors.requests_of(person, now=now), REQUESTS_PER_PAGE, asked=asked
+    ).get_page(asked)
+    # One read of the person's IAM users for both of the page's sections: their role-groups
+    # (every user not deleted) and the credentials of the live ones.
+    iam_accounts = list(with_credentials(selectors.iam_accounts_of(person)))
     return {
         "page_obj": page,
         "watch_seconds": selectors.my_access_watch_seconds(person, now=now),
-        "iam_accounts": selectors.iam_accounts_of(person),
+        "iam_accounts": iam_accounts,
         "credential_links": selectors.pending_credential_links_of(person, now=now),
-        "accounts": credentials_of(person),
+        "accounts": [a for a in iam_accounts if a.status == IamAccount.Status.ACTIVE],
         "now": now,
         "max_age_days": settings.KEY_MAX_AGE_DAYS,
     }
@@ -201,9 +206,10 @@ def _require_approver(request: AuthenticatedHttpRequest) -> None:
 @require_GET
 def approvals(request: AuthenticatedHttpRequest) -> HttpResponse:
     _require_approver(request)
-    page = Paginator(
-        selectors.requests_awaiting_decision_by(request.user), PENDING_PER_PAGE
-    ).get_page(request.GET.get("page"))
+    asked = request.GET.get("page")
+    page = ShortListPaginator(
+        selectors.requests_awaiting_decision_by(request.user), PENDING_PER_PAGE, asked=asked
+    ).get_page(asked)
     page.object_list = list(page.object_list)
     selectors.attach_holdings(page.object_list)
     # The nav's count is the paginator's: counted once.

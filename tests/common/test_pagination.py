@@ -1,4 +1,5 @@
-"""The capped paginator counts no further than ten pages past the one asked for."""
+"""The capped paginator counts no further than ten pages past the one asked for; the short
+list paginator does not count a list that fits on its first page."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
-from common.pagination import CappedPaginator, page_number
+from common.pagination import CappedPaginator, ShortListPaginator, page_number
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -47,3 +48,27 @@ def test_the_audit_trail_says_there_are_more_pages_than_counted(client):
     pages = -(-AuditEvent.objects.count() // 50)
     assert pages >= 12
     assert f"Page 12 of {pages}<" in client.get("/audit/?page=12").content.decode()
+
+
+def test_a_list_that_fits_on_its_first_page_is_read_once_and_not_counted():
+    UserFactory.create_batch(5)
+    people = User.objects.order_by("pk")
+    with CaptureQueriesContext(connection) as queries:
+        page = ShortListPaginator(people, 5, asked=None).get_page(None)
+        shown = [person.pk for person in page.object_list]
+    assert len(queries) == 1 and "COUNT" not in queries[0]["sql"]
+    assert shown == list(people.values_list("pk", flat=True))
+    assert (page.paginator.count, page.paginator.num_pages, page.has_next()) == (5, 1, False)
+
+
+def test_a_longer_list_is_counted_and_every_page_is_there():
+    UserFactory.create_batch(7)
+    people = User.objects.order_by("pk")
+    everyone = list(people.values_list("pk", flat=True))
+    first = ShortListPaginator(people, 3, asked="1").get_page("1")
+    assert [p.pk for p in first.object_list] == everyone[:3]
+    assert (first.paginator.count, first.paginator.num_pages, first.has_next()) == (7, 3, True)
+    third = ShortListPaginator(people, 3, asked="3").get_page("3")
+    assert [p.pk for p in third.object_list] == everyone[6:]
+    beyond = ShortListPaginator(people, 3, asked="9").get_page("9")
+    assert beyond.number == 3 and [p.pk for p in beyond.object_list] == everyone[6:]

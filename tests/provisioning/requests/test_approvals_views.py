@@ -297,9 +297,11 @@ def test_the_dashboard_and_history_cost_the_same_queries_for_1_and_200_requests(
     assert Approval.objects.filter(approver=manager).count() == 200
 
     assert client.get(dashboard).content.decode().count("Held now 2") >= 20
+    # One more on the dashboard: its queue no longer fits on one page, so it is counted.
+    counted = {dashboard: 1, history: 0}
     for url in (dashboard, history):
-        assert _queries(client, url) == one[url]
-        with django_assert_max_num_queries(one[url]):
+        assert _queries(client, url) == one[url] + counted[url]
+        with django_assert_max_num_queries(one[url] + counted[url]):
             client.get(url)
 
 

@@ -301,7 +301,8 @@ def test_my_access_costs_the_same_queries_for_1_and_200_requests(
     Grant.objects.bulk_create(Grant(iam_account=account, role_group=g) for g in groups[1:])
     assert AccessRequest.objects.filter(requester=employee).count() == 200
 
+    # One more: the requests no longer fit on one page, so they are counted (one COUNT).
     for url in (URL, PARTIAL):
-        assert _queries(client, url) == one[url]
-        with django_assert_max_num_queries(one[url]):
+        assert _queries(client, url) == one[url] + 1
+        with django_assert_max_num_queries(one[url] + 1):
             client.get(url)
