@@ -9,6 +9,11 @@ from provisioning.requests.selectors import approvals_waiting_count
 from provisioning.scim.selectors import leaver_notices_open
 
 
+def _approvals_waiting(request: HttpRequest, user: User) -> int:
+    counted: int | None = getattr(request, "approvals_waiting", None)  # by the page, already
+    return approvals_waiting_count(user) if counted is None else counted
+
+
 def portal(request: HttpRequest) -> dict[str, object]:
     user = getattr(request, "user", None)
     nav = roles.navigation_for(user) if user is not None else {}
@@ -23,7 +28,7 @@ def portal(request: HttpRequest) -> dict[str, object]:
         # The approvers' waiting count beside "Approvals", on every page (one query, lazily;
         # none on the dashboard, which has counted them already).
         "approvals_waiting": (
-            (lambda: getattr(request, "approvals_waiting", None) or approvals_waiting_count(user))
+            (lambda: _approvals_waiting(request, user))
             if isinstance(user, User) and (nav.get("manager") or nav.get("security"))
             else 0
         ),

@@ -7,7 +7,9 @@ import re
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from provisioning.models import AccessRequest, Offboarding
@@ -55,10 +57,14 @@ def test_a_manager_sees_the_approvals_waiting_for_them_here_and_in_the_nav(
     for _ in range(3):
         AccessRequestFactory(requester=UserFactory(manager=manager))
     AccessRequestFactory()  # another manager's report
-    page = _home(client, manager)
+    with CaptureQueriesContext(connection) as queries:
+        page = _home(client, manager)
     assert _figure(page, "Approvals waiting for me") == 3
     nav = f'href="{reverse("approvals")}">Approvals <span class="nav-count">3<'
     assert nav in page
+    # The figure and the nav's count are one count.
+    counts = [q["sql"] for q in queries if "COUNT" in q["sql"] and "first_approver" in q["sql"]]
+    assert len(counts) == 1
 
 
 def test_hr_sees_the_offboardings_in_progress(client: Client, hr_person: Any) -> None:
