@@ -163,6 +163,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The demo's web server and worker share the file: wait for the other's lock, don't fail.
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+elif env_bool("PORTAL_DB_SERVER_BINDING", True):
+    # Parameters bound by the server, so psycopg prepares a statement the fifth time it runs
+    # on a connection: the pages' joins are planned once per connection, not per request.
+    DATABASES["default"]["OPTIONS"] = {"server_side_binding": True}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- People and sign-in ---------------------------------------------------------------------

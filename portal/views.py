@@ -26,7 +26,7 @@ def home(request: AuthenticatedHttpRequest) -> HttpResponse:
     counts = home_counts(request.user)
     for count in counts:
         if count.url_name == "approvals":  # the nav shows the same figure: counted once
-            request.approvals_waiting = count.count  # type: ignore[attr-defined]
+            request.approvals_waiting = count.count  # type: ignore[attr-defined]  # read by the nav
     return render(
         request,
         "portal/home.html",
