@@ -112,3 +112,30 @@ def test_the_web_process_starts_with_an_iam_users_credentials(aws: None) -> None
     namespace: dict[str, Any] = {}
     exec((ROOT / "gunicorn.conf.py").read_text(), namespace)  # noqa: S102
     namespace["on_starting"](server=None)
+
+
+def test_each_web_worker_runs_its_loop_with_room_on_the_frame_stack() -> None:
+    import gc
+    import importlib.util
+
+    from common import stack
+
+    spec = importlib.util.spec_from_file_location("gunicorn_conf", ROOT / "gunicorn.conf.py")
+    assert spec and spec.loader
+    conf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conf)
+
+    class Worker:
+        ran = 0
+
+        def run(self) -> None:
+            self.ran += 1
+
+    worker = Worker()
+    try:
+        conf.post_worker_init(worker)
+    finally:
+        gc.unfreeze()
+    assert worker.run.func is stack.run_with_room  # type: ignore[attr-defined]  # the partial the hook set
+    worker.run()
+    assert worker.ran == 1
