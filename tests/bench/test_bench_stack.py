@@ -12,24 +12,7 @@ import time
 import pytest
 
 from common.stack import run_with_room
-
-
-def _leaf(x: int) -> int:
-    return x
-
-
-def _calls(n: int = 5000) -> float:
-    best = float("inf")
-    for _ in range(3):
-        began = time.perf_counter()
-        for i in range(n):
-            _leaf(i)
-        best = min(best, (time.perf_counter() - began) / n)
-    return best
-
-
-def _at_depth(depth: int) -> float:
-    return _calls() if depth == 0 else _at_depth(depth - 1)
+from tests.common.test_stack import _at_depth
 
 
 @pytest.mark.skipif(sys.version_info[:2] != (3, 11), reason="the chunk boundary is CPython 3.11's")
