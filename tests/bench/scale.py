@@ -218,7 +218,11 @@ class Served:
 
 @contextmanager
 def gunicorn(
-    env: dict[str, str], log: Path, workers: int = 3, threads: int = 1
+    env: dict[str, str],
+    log: Path,
+    workers: int = 3,
+    threads: int = 1,
+    config: str = "gunicorn.conf.py",
 ) -> Iterator[Served]:
     """gunicorn as docker-compose runs it (gunicorn.conf.py, sync workers) on a free port."""
     port = _free_port()
@@ -227,7 +231,7 @@ def gunicorn(
         "-m",
         "gunicorn",
         "-c",
-        "gunicorn.conf.py",
+        config,
         "portal.wsgi:application",
         "--bind",
         f"127.0.0.1:{port}",
