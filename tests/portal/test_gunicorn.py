@@ -139,3 +139,33 @@ def test_each_web_worker_runs_its_loop_with_room_on_the_frame_stack() -> None:
     assert worker.run.func is stack.run_with_room  # type: ignore[attr-defined]  # the partial the hook set
     worker.run()
     assert worker.ran == 1
+
+
+def test_the_web_process_loads_the_task_queue_before_its_workers_fork() -> None:
+    """A fresh interpreter, as gunicorn's master is: after the start-up hook, the broker's
+    transport and Celery's task registry are loaded, so no worker's first enqueue loads them
+    while a person waits."""
+    probe = (
+        "import runpy, sys\n"
+        "conf = runpy.run_path('gunicorn.conf.py')\n"
+        "assert 'kombu.transport.redis' not in sys.modules\n"
+        "conf['on_starting'](None)\n"
+        "from portal.celery import app\n"
+        "print('kombu.transport.redis' in sys.modules, app.finalized)\n"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "portal.test_settings",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",  # nothing listens: the root check only warns
+        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/15",  # named, never connected to
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["True", "True"]
