@@ -11,6 +11,10 @@ sustained and how many retries the throttle cost.
     with ThrottleProxy(moto_url, rate=10) as proxy:
         ... point AWS_ENDPOINT_URL at proxy.url ...
         proxy.passed_mutating, proxy.throttled, proxy.sustained_rate()
+
+`latency` holds each call that long before it goes on, as an IAM endpoint far away answers
+(a large `rate` leaves only that); `spans` records each passed call's (action, start, end),
+so a test can see which calls were in flight at the same time.
 """
 
 from __future__ import annotations
@@ -32,11 +36,15 @@ THROTTLING_BODY = (
 
 
 class ThrottleProxy:
-    def __init__(self, upstream: str, *, rate: float, burst: float | None = None) -> None:
+    def __init__(
+        self, upstream: str, *, rate: float, burst: float | None = None, latency: float = 0.0
+    ) -> None:
         target = urllib.parse.urlparse(upstream)
         self.upstream_host = target.hostname or "127.0.0.1"
         self.upstream_port = target.port or 80
         self.rate = rate
+        self.latency = latency
+        self.spans: list[tuple[str, float, float]] = []
         self.burst = burst if burst is not None else max(1.0, rate)
         self._tokens = self.burst
         self._at = time.monotonic()
@@ -68,6 +76,7 @@ class ThrottleProxy:
             self.passed_mutating = self.throttled = self.passed_reads = 0
             self.mutating_times = []
             self.operations = {}
+            self.spans = []
 
     def sustained_rate(self) -> float:
         """Mutating calls per second passed, from the first to the last one."""
@@ -142,9 +151,13 @@ class ThrottleProxy:
                     self._answer(400, [("Content-Type", "text/xml")], answer.encode())
                     return
                 headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
+                started = time.monotonic()
+                time.sleep(proxy.latency)
                 status, response_headers, data = proxy._forward(
                     self.command, self.path, body, headers
                 )
+                with proxy._lock:
+                    proxy.spans.append((action, started, time.monotonic()))
                 kept = [
                     (k, v)
                     for k, v in response_headers

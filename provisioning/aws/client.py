@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
@@ -233,6 +234,33 @@ def _translate(error: botocore.exceptions.ClientError, operation: str) -> AwsErr
         transient=code in _TRANSIENT_CODES or status >= 500,
         request_id=meta.get("RequestId", ""),
     )
+
+
+def concurrently(*calls: Callable[[], Any]) -> list[Any]:
+    """Run independent AWS calls at the same time and wait for all of them: what each
+    returned, in order. Each runs on a thread of its own with the caller's client profile
+    and call log (its request ids recorded as the caller's). Every call ends before the
+    first exception, if any, is raised: nothing is left running behind an error. One call
+    runs on the caller's own thread.
+
+    For what one person waits on and AWS answers in round trips (cutting a leaver's
+    access: with IAM 50-100 ms away, each call in a row is that much longer)."""
+    if len(calls) <= 1:
+        return [fn() for fn in calls]
+    profile = getattr(_local, "profile", STANDARD)
+    log = getattr(_local, "call_log", None)
+
+    def run(fn: Callable[[], Any]) -> Any:
+        _local.profile, _local.call_log = profile, log
+        return fn()
+
+    with ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="aws") as pool:
+        futures = [pool.submit(run, fn) for fn in calls]
+    for future in futures:
+        error = future.exception()
+        if error is not None:
+            raise error
+    return [future.result() for future in futures]
 
 
 def pages(operation: str, key: str, service: str = "iam", **params: Any) -> list[Any]:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any
 
-from provisioning.aws.client import AwsError, call, gone, pages
+from provisioning.aws.client import AwsError, call, concurrently, gone, pages
 from provisioning.aws.inventory import (
     DENY_ALL_POLICY_NAME,
     OFFBOARDED_TAG,
@@ -71,14 +71,31 @@ def _access_keys(user_name: str) -> list[dict[str, Any]]:
     return _listed("ListAccessKeys", "AccessKeyMetadata", user_name)
 
 
-def deactivate_access_keys(user_name: str) -> list[str]:
-    """Inactive at once, so a key stops working even if deleting it fails later."""
-    return _remove_each(
-        (key["AccessKeyId"] for key in _access_keys(user_name) if key.get("Status") != "Inactive"),
-        lambda key_id: call(
-            "UpdateAccessKey", UserName=user_name, AccessKeyId=key_id, Status="Inactive"
-        ),
-    )
+def active_access_key_ids(user_name: str) -> list[str]:
+    """The user's access keys that still work (none when the user is gone)."""
+    return [k["AccessKeyId"] for k in _access_keys(user_name) if k.get("Status") != "Inactive"]
+
+
+def deactivate_access_keys(user_name: str, *, key_ids: list[str] | None = None) -> list[str]:
+    """Inactive at once, so a key stops working even if deleting it fails later: every key
+    at the same time (`key_ids` when the caller has listed them already)."""
+    if key_ids is None:
+        key_ids = active_access_key_ids(user_name)
+
+    def deactivate(key_id: str) -> Callable[[], bool]:
+        def run() -> bool:
+            try:
+                call("UpdateAccessKey", UserName=user_name, AccessKeyId=key_id, Status="Inactive")
+            except AwsError as error:
+                if gone(error):
+                    return False  # removed meanwhile, by someone else
+                raise
+            return True
+
+        return run
+
+    done = concurrently(*(deactivate(key_id) for key_id in key_ids))
+    return [key_id for key_id, deactivated in zip(key_ids, done, strict=True) if deactivated]
 
 
 def delete_access_keys(user_name: str) -> list[str]:

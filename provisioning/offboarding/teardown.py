@@ -1,7 +1,8 @@
 """The worker's teardown: every IAM user of the leaver, in AWS's order, resumable step by step.
 
 Cutting access comes first, for every IAM user, before anything else, reading included:
-console password deleted, access keys inactive. Then what each user holds is read (the
+console password deleted, access keys inactive, in three IAM round trips (the two reads it
+needs at once, the password, every key at once). Then what each user holds is read (the
 report's "found" column, with the password the cut removed), then the rest of each user's
 teardown in AWS's documented order (aws.CREDENTIAL_KINDS); "user" deletes it (or,
 disabling, locks it). Each step is recorded in `steps_done` with an audit row; a permanent
@@ -98,23 +99,58 @@ def offboarding_teardown(*, offboarding_id: int, cut_only: bool = False) -> Offb
 
 
 def _cut_access(offboarding: Offboarding, accounts: list[IamAccount]) -> None:
-    """Console password deleted and access keys inactive on every IAM user, reading nothing
-    first (each IAM call before it is time the leaver keeps), then all of it recorded in one
-    transaction: the steps, `access_cut_at` once every user is cut, an audit row per step.
+    """Console password deleted and access keys inactive on every IAM user, reading only what
+    the cut needs, at once (each IAM call before it is time the leaver keeps), then all of it
+    recorded in one transaction: the steps, `access_cut_at` once every user is cut, an
+    audit row per step.
     What AWS did is recorded even when a transient error stops the cut half-way."""
     done: list[tuple[IamAccount, str, Any, list[str]]] = []
     try:
         for account in accounts:
-            for step in ACCESS_STEPS:
-                if f"{account.user_name}:{step}" in offboarding.steps_done:
-                    continue
-                if step == "login_profile":
-                    _record_password_before_cut(offboarding, account)
-                outcome = _call_step(offboarding, account, step)
+            todo = [
+                s for s in ACCESS_STEPS if f"{account.user_name}:{s}" not in offboarding.steps_done
+            ]
+            keys = _look_before_cut(offboarding, account, todo)
+            for step in todo:
+                outcome = _call_step(offboarding, account, step, listed=keys)
                 if outcome is not None:
                     done.append((account, step, *outcome))
     finally:
         _record_cut(offboarding, accounts, done)
+
+
+def _look_before_cut(
+    offboarding: Offboarding, account: IamAccount, todo: list[str]
+) -> tuple[Any, list[str]] | None:
+    """The two reads the cut needs, made at the same time (each IAM round trip before the
+    cut is time the leaver keeps): is there a console password to count
+    (`_record_password_before_cut`), and which access keys still work. Returns the keys'
+    listing for the keys step, as (the ids or the AwsError that stopped it, its request
+    ids), or None when that step is done."""
+    name = account.user_name
+    cut = offboarding.report.get("cut", {})
+    count_password = (
+        "login_profile" in todo
+        and name not in cut
+        and name not in offboarding.report.get("found", {})
+    )
+
+    def list_keys() -> tuple[Any, list[str]]:
+        with aws.recording() as calls:
+            try:
+                return aws.active_access_key_ids(name), calls.request_ids
+            except aws.AwsError as error:  # the keys step's to record or retry
+                return error, calls.request_ids
+
+    reads: list[Callable[[], Any]] = []
+    if count_password:
+        reads.append(lambda: aws.login_profile_exists(name))
+    if "access_keys_deactivated" in todo:
+        reads.append(list_keys)
+    answers = aws.concurrently(*reads)
+    if count_password:
+        _record_password_before_cut(offboarding, account, exists=answers.pop(0))
+    return answers[0] if answers else None
 
 
 def _record_cut(
@@ -181,15 +217,13 @@ def _record_found(offboarding: Offboarding, account: IamAccount) -> None:
     _save_report(offboarding)
 
 
-def _record_password_before_cut(offboarding: Offboarding, account: IamAccount) -> None:
+def _record_password_before_cut(
+    offboarding: Offboarding, account: IamAccount, *, exists: bool
+) -> None:
     """The one thing the cut removes (keys only turn inactive), recorded before it is
     removed, so the "found" column read after the cut, even after a crash, still counts it.
-    One IAM call: the full read waits until access is cut."""
-    cut = offboarding.report.setdefault("cut", {})
-    name = account.user_name
-    if name in cut or name in offboarding.report.get("found", {}):
-        return
-    cut[name] = {"login_profile": int(aws.login_profile_exists(name))}
+    One IAM call (`_look_before_cut`): the full read waits until access is cut."""
+    offboarding.report.setdefault("cut", {})[account.user_name] = {"login_profile": int(exists)}
     _save_report(offboarding)
 
 
@@ -244,19 +278,42 @@ def _step_function(offboarding: Offboarding, account: IamAccount, step: str) -> 
 
 
 def _call_step(
-    offboarding: Offboarding, account: IamAccount, step: str
+    offboarding: Offboarding,
+    account: IamAccount,
+    step: str,
+    *,
+    listed: tuple[Any, list[str]] | None = None,
 ) -> tuple[Any, list[str]] | None:
     """Do the step in AWS: what it removed and the request ids, or None after recording a
-    permanent error (the next step is tried). A transient error leaves for the retry."""
+    permanent error (the next step is tried). A transient error leaves for the retry.
+    `listed`: the access keys the cut listed already (`_look_before_cut`), for its step."""
+    before: list[str] = []
+    if step == "access_keys_deactivated" and listed is not None:
+        key_ids, before = listed
+        function = _deactivate_listed(account.user_name, key_ids)
+    else:
+        function = _step_function(offboarding, account, step)
     try:
         with aws.recording() as calls:
-            removed = _step_function(offboarding, account, step)()
+            removed = function()
     except aws.AwsError as error:
         if error.transient:
             raise
         _record_error(offboarding, account, step, error)
         return None
-    return removed, calls.request_ids[:50]
+    return removed, [*before, *calls.request_ids][:50]
+
+
+def _deactivate_listed(name: str, key_ids: list[str] | aws.AwsError) -> Callable[[], Any]:
+    """The keys step with its listing done: the error that stopped the listing, or every
+    listed key made inactive at once."""
+
+    def run() -> list[str]:
+        if isinstance(key_ids, aws.AwsError):
+            raise key_ids
+        return aws.deactivate_access_keys(name, key_ids=key_ids)
+
+    return run
 
 
 def _run_step(offboarding: Offboarding, account: IamAccount, step: str) -> None:

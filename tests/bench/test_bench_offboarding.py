@@ -154,3 +154,57 @@ def test_bench_confirm_to_console_and_keys_cut(
         + f" all {RUNS} completed in {burst_total:.1f}s"
     )
     assert _percentile(sequential, 0.95) < GOAL_P95_SECONDS
+
+
+FAR_RUNS = 20
+LATENCY_SECONDS = 0.06
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bench_confirm_to_cut_with_iam_far_away(
+    aws_server: str, redis_url: str, postgres_required: None, tmp_path: Any, settings: Any
+) -> None:
+    """The same cut with each IAM call held LATENCY_SECONDS by a proxy, as an IAM endpoint
+    far from the worker answers: the cut's round trips, not our CPU, set the time. Printed
+    beside the anchor of its five calls made one after another."""
+    from tests.throttle_proxy import ThrottleProxy
+
+    settings.AWS_IS_LOCAL_FAKE = True
+    hr = _hr("bench-hr@example.com")
+    aws.call("CreateGroup", GroupName="bench-developers")
+    people = [_loaded_leaver(i, "bench-developers") for i in range(FAR_RUNS)]
+    client = Client()
+    client.force_login(hr)
+    with (
+        ThrottleProxy(aws_server, rate=1e9, burst=1e9, latency=LATENCY_SECONDS) as proxy,
+        running_worker(moto_url=proxy.url, redis_url=redis_url, outbox=tmp_path / "out"),
+    ):
+        cuts = []
+        for person in people:
+            began = datetime.now(UTC)
+            response = client.post(reverse("offboard_person", args=[person.pk]), {"mode": "delete"})
+            assert response.status_code == 302
+            offboarding = Offboarding.objects.get(person=person)
+            cut = wait_until(
+                lambda o=offboarding: Offboarding.objects.get(pk=o.pk).access_cut_at,
+                timeout=60,
+                interval=0.005,
+            )
+            cuts.append((cut - began).total_seconds())
+            wait_until(  # the rest of its teardown, before the next confirm, as above
+                lambda o=offboarding: Offboarding.objects.filter(pk=o.pk, status__in=FINISHED),
+                timeout=60,
+                interval=0.01,
+            )
+    for person in people:
+        _assert_cut_in_aws(person)
+    print()
+    print(
+        _describe(
+            f"IAM {LATENCY_SECONDS * 1000:.0f} ms away, confirm -> console and keys cut "
+            "(one at a time)",
+            cuts,
+        )
+        + f" = {statistics.median(cuts) / LATENCY_SECONDS:.1f} round trips at the median; "
+        f"five calls one after another: {5 * LATENCY_SECONDS:.2f}s"
+    )
