@@ -93,41 +93,54 @@ def _assert_cut_in_aws(person: Any) -> None:
     )
 
 
+def _hr_and_leavers(settings: Any, count: int) -> tuple[Client, list[Any]]:
+    """HR signed in, and `count` loaded leavers (local moto, as the worker sees it)."""
+    settings.AWS_IS_LOCAL_FAKE = True
+    hr = _hr("bench-hr@example.com")
+    aws.call("CreateGroup", GroupName="bench-developers")
+    people = [_loaded_leaver(i, "bench-developers") for i in range(count)]
+    client = Client()
+    client.force_login(hr)
+    return client, people
+
+
+def _offboard_one(client: Client, person: Any) -> tuple[float, float]:
+    """HR's confirm, then seconds until the cut and until the teardown finished (the next
+    confirm waits for it: one at a time), the cut checked in AWS."""
+    began = datetime.now(UTC)
+    response = client.post(reverse("offboard_person", args=[person.pk]), {"mode": "delete"})
+    assert response.status_code == 302
+    offboarding = Offboarding.objects.get(person=person)
+    cut = wait_until(
+        lambda: Offboarding.objects.get(pk=offboarding.pk).access_cut_at,
+        timeout=60,
+        interval=0.005,
+    )
+    _assert_cut_in_aws(person)
+    done = wait_until(
+        lambda: (
+            Offboarding.objects.filter(pk=offboarding.pk, status__in=FINISHED)
+            .values_list("finished_at", flat=True)
+            .first()
+        ),
+        timeout=60,
+        interval=0.01,
+    )
+    return (cut - began).total_seconds(), (done - began).total_seconds()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_bench_confirm_to_console_and_keys_cut(
     aws_server: str, redis_url: str, postgres_required: None, tmp_path: Any, settings: Any
 ) -> None:
-    settings.AWS_IS_LOCAL_FAKE = True  # as the worker sees it: a local moto server
-    hr = _hr("bench-hr@example.com")
-    aws.call("CreateGroup", GroupName="bench-developers")
-    people = [_loaded_leaver(i, "bench-developers") for i in range(2 * RUNS)]
-    client = Client()
-    client.force_login(hr)
+    client, people = _hr_and_leavers(settings, 2 * RUNS)
 
     with running_worker(moto_url=aws_server, redis_url=redis_url, outbox=tmp_path / "out") as _:
         sequential, finished = [], []
         for person in people[:RUNS]:
-            began = datetime.now(UTC)
-            response = client.post(reverse("offboard_person", args=[person.pk]), {"mode": "delete"})
-            assert response.status_code == 302
-            offboarding = Offboarding.objects.get(person=person)
-            cut = wait_until(
-                lambda o=offboarding: Offboarding.objects.get(pk=o.pk).access_cut_at,
-                timeout=60,
-                interval=0.01,
-            )
-            sequential.append((cut - began).total_seconds())
-            _assert_cut_in_aws(person)
-            done = wait_until(
-                lambda o=offboarding: (
-                    Offboarding.objects.filter(pk=o.pk, status__in=FINISHED)
-                    .values_list("finished_at", flat=True)
-                    .first()
-                ),
-                timeout=60,
-                interval=0.01,
-            )
-            finished.append((done - began).total_seconds())
+            cut, done = _offboard_one(client, person)
+            sequential.append(cut)
+            finished.append(done)
         assert not Offboarding.objects.exclude(status=Offboarding.Status.COMPLETED).exists()
 
         burst_began: dict[int, datetime] = {}
@@ -169,35 +182,12 @@ def test_bench_confirm_to_cut_with_iam_far_away(
     beside the anchor of its five calls made one after another."""
     from tests.throttle_proxy import ThrottleProxy
 
-    settings.AWS_IS_LOCAL_FAKE = True
-    hr = _hr("bench-hr@example.com")
-    aws.call("CreateGroup", GroupName="bench-developers")
-    people = [_loaded_leaver(i, "bench-developers") for i in range(FAR_RUNS)]
-    client = Client()
-    client.force_login(hr)
+    client, people = _hr_and_leavers(settings, FAR_RUNS)
     with (
         ThrottleProxy(aws_server, rate=1e9, burst=1e9, latency=LATENCY_SECONDS) as proxy,
         running_worker(moto_url=proxy.url, redis_url=redis_url, outbox=tmp_path / "out"),
     ):
-        cuts = []
-        for person in people:
-            began = datetime.now(UTC)
-            response = client.post(reverse("offboard_person", args=[person.pk]), {"mode": "delete"})
-            assert response.status_code == 302
-            offboarding = Offboarding.objects.get(person=person)
-            cut = wait_until(
-                lambda o=offboarding: Offboarding.objects.get(pk=o.pk).access_cut_at,
-                timeout=60,
-                interval=0.005,
-            )
-            cuts.append((cut - began).total_seconds())
-            wait_until(  # the rest of its teardown, before the next confirm, as above
-                lambda o=offboarding: Offboarding.objects.filter(pk=o.pk, status__in=FINISHED),
-                timeout=60,
-                interval=0.01,
-            )
-    for person in people:
-        _assert_cut_in_aws(person)
+        cuts = [_offboard_one(client, person)[0] for person in people]
     print()
     print(
         _describe(
