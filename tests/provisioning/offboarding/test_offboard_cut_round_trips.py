@@ -105,3 +105,13 @@ def test_calls_made_at_once_all_end_before_an_error_is_raised_and_record_their_i
         aws.concurrently(refused, slow_read)
     assert raised.value.code == "NoSuchEntity"
     assert ended == ["read"]  # the other call had ended before the error was raised
+
+
+def test_calls_made_at_once_keep_the_callers_short_attempt_profile(aws_server: str) -> None:
+    """A person waits on quick calls (one short attempt): made at once, they stay quick."""
+    from provisioning.aws.client import QUICK, STANDARD
+
+    with aws.quick_calls():
+        clients = aws.concurrently(aws.client, aws.client)
+    assert clients == [aws.client(profile=QUICK)] * 2
+    assert aws.concurrently(aws.client, aws.client) == [aws.client(profile=STANDARD)] * 2
