@@ -63,8 +63,8 @@ def teardown_on_commit(offboarding_id: int) -> None:
 
 
 def teardown_now(offboarding_id: int) -> None:
-    """The rest of a teardown, after its cut: behind every cut still queued, so twenty leavers
-    confirmed at once all lose access before any one is torn down in full."""
+    """The rest of a teardown, after its cut: behind every cut still queued (a rest already
+    running is not stopped for a cut that arrives after it)."""
     _job(TEARDOWN).apply_async((offboarding_id,), priority=LATER)
 
 

@@ -52,9 +52,9 @@ _STEP_ACTIONS = {
 def offboarding_cut_access(*, offboarding_id: int) -> None:
     """The urgent half of a teardown, enqueued at HR's confirm: cut access on every IAM user
     of the leaver (`offboarding_teardown` up to `access_cut_at`), then enqueue the rest of
-    the teardown. Re-enqueued, the rest queues behind the cuts of other offboardings
-    confirmed meanwhile, so twenty leavers confirmed at once all lose their credentials
-    before any one of them is torn down in full. Anything that stops the cut (another worker
+    the teardown. Re-enqueued, the rest queues behind every cut already queued (Redis
+    priorities); a cut confirmed while rests run waits only for a free worker slot, not
+    for the rests queued before it. Anything that stops the cut (another worker
     holds it, an AWS error) leaves it to the full teardown, which cuts first and retries."""
     try:
         with contextlib.suppress(OffboardingBusy, aws.AwsError):
