@@ -9,6 +9,7 @@ crashed, or by someone else), and it returns what it removed this time.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterable
 from datetime import date
@@ -53,18 +54,28 @@ def _listed(operation: str, key: str, user_name: str) -> list[Any]:
         raise
 
 
-def _remove_each(identifiers: Iterable[str], remove: Callable[[str], object]) -> list[str]:
-    """Remove each thing; one already gone counts as removed by someone else, not by us."""
-    done = []
-    for identifier in identifiers:
-        try:
-            remove(identifier)
-        except AwsError as error:
-            if gone(error):
-                continue
-            raise
-        done.append(identifier)
-    return done
+def _removed(identifier: str, remove: Callable[[str], object]) -> bool:
+    """Remove one thing: False when it was already gone (removed by someone else, not us)."""
+    try:
+        remove(identifier)
+    except AwsError as error:
+        if gone(error):
+            return False
+        raise
+    return True
+
+
+def _remove_each(
+    identifiers: Iterable[str], remove: Callable[[str], object], *, at_once: bool = False
+) -> list[str]:
+    """Remove each thing, one after another or (`at_once`) all at the same time; what this
+    call removed, in order."""
+    ids = list(identifiers)
+    if at_once:
+        done = concurrently(*(functools.partial(_removed, i, remove) for i in ids))
+    else:
+        done = [_removed(i, remove) for i in ids]
+    return [i for i, removed in zip(ids, done, strict=True) if removed]
 
 
 def _access_keys(user_name: str) -> list[dict[str, Any]]:
@@ -79,23 +90,13 @@ def active_access_key_ids(user_name: str) -> list[str]:
 def deactivate_access_keys(user_name: str, *, key_ids: list[str] | None = None) -> list[str]:
     """Inactive at once, so a key stops working even if deleting it fails later: every key
     at the same time (`key_ids` when the caller has listed them already)."""
-    if key_ids is None:
-        key_ids = active_access_key_ids(user_name)
-
-    def deactivate(key_id: str) -> Callable[[], bool]:
-        def run() -> bool:
-            try:
-                call("UpdateAccessKey", UserName=user_name, AccessKeyId=key_id, Status="Inactive")
-            except AwsError as error:
-                if gone(error):
-                    return False  # removed meanwhile, by someone else
-                raise
-            return True
-
-        return run
-
-    done = concurrently(*(deactivate(key_id) for key_id in key_ids))
-    return [key_id for key_id, deactivated in zip(key_ids, done, strict=True) if deactivated]
+    return _remove_each(
+        active_access_key_ids(user_name) if key_ids is None else key_ids,
+        lambda key_id: call(
+            "UpdateAccessKey", UserName=user_name, AccessKeyId=key_id, Status="Inactive"
+        ),
+        at_once=True,
+    )
 
 
 def delete_access_keys(user_name: str) -> list[str]:

@@ -110,9 +110,10 @@ def _cut_access(offboarding: Offboarding, accounts: list[IamAccount]) -> None:
             todo = [
                 s for s in ACCESS_STEPS if f"{account.user_name}:{s}" not in offboarding.steps_done
             ]
-            keys = _look_before_cut(offboarding, account, todo)
+            read = _look_before_cut(offboarding, account, todo)
             for step in todo:
-                outcome = _call_step(offboarding, account, step, listed=keys)
+                finish, read_ids = read.get(step, (None, []))
+                outcome = _call_step(offboarding, account, step, function=finish, earlier=read_ids)
                 if outcome is not None:
                     done.append((account, step, *outcome))
     finally:
@@ -121,12 +122,12 @@ def _cut_access(offboarding: Offboarding, accounts: list[IamAccount]) -> None:
 
 def _look_before_cut(
     offboarding: Offboarding, account: IamAccount, todo: list[str]
-) -> tuple[Any, list[str]] | None:
+) -> dict[str, tuple[Callable[[], Any], list[str]]]:
     """The two reads the cut needs, made at the same time (each IAM round trip before the
     cut is time the leaver keeps): is there a console password to count
-    (`_record_password_before_cut`), and which access keys still work. Returns the keys'
-    listing for the keys step, as (the ids or the AwsError that stopped it, its request
-    ids), or None when that step is done."""
+    (`_record_password_before_cut`), and which access keys still work. Returns, for the
+    keys step, what finishes it (the listed keys made inactive, or the listing's error
+    raised as the step's) and the listing's request ids."""
     name = account.user_name
     cut = offboarding.report.get("cut", {})
     count_password = (
@@ -150,7 +151,10 @@ def _look_before_cut(
     answers = aws.concurrently(*reads)
     if count_password:
         _record_password_before_cut(offboarding, account, exists=answers.pop(0))
-    return answers[0] if answers else None
+    if not answers:
+        return {}
+    key_ids, request_ids = answers[0]
+    return {"access_keys_deactivated": (_deactivate_listed(name, key_ids), request_ids)}
 
 
 def _record_cut(
@@ -282,26 +286,21 @@ def _call_step(
     account: IamAccount,
     step: str,
     *,
-    listed: tuple[Any, list[str]] | None = None,
+    function: Callable[[], Any] | None = None,
+    earlier: list[str] | None = None,
 ) -> tuple[Any, list[str]] | None:
     """Do the step in AWS: what it removed and the request ids, or None after recording a
     permanent error (the next step is tried). A transient error leaves for the retry.
-    `listed`: the access keys the cut listed already (`_look_before_cut`), for its step."""
-    before: list[str] = []
-    if step == "access_keys_deactivated" and listed is not None:
-        key_ids, before = listed
-        function = _deactivate_listed(account.user_name, key_ids)
-    else:
-        function = _step_function(offboarding, account, step)
+    `function` finishes a step whose read was made already, `earlier` its request ids."""
     try:
         with aws.recording() as calls:
-            removed = function()
+            removed = (function or _step_function(offboarding, account, step))()
     except aws.AwsError as error:
         if error.transient:
             raise
         _record_error(offboarding, account, step, error)
         return None
-    return removed, [*before, *calls.request_ids][:50]
+    return removed, [*(earlier or []), *calls.request_ids][:50]
 
 
 def _deactivate_listed(name: str, key_ids: list[str] | aws.AwsError) -> Callable[[], Any]:
