@@ -93,12 +93,17 @@ def _assert_cut_in_aws(person: Any) -> None:
     )
 
 
-def _hr_and_leavers(settings: Any, count: int) -> tuple[Client, list[Any]]:
-    """HR signed in, and `count` loaded leavers (local moto, as the worker sees it)."""
+def hr_and_leavers(settings: Any, count: int) -> tuple[Any, list[Any]]:
+    """An HR person and `count` loaded leavers (local moto, as the worker sees it)."""
     settings.AWS_IS_LOCAL_FAKE = True
     hr = _hr("bench-hr@example.com")
     aws.call("CreateGroup", GroupName="bench-developers")
-    people = [_loaded_leaver(i, "bench-developers") for i in range(count)]
+    return hr, [_loaded_leaver(i, "bench-developers") for i in range(count)]
+
+
+def _hr_and_leavers(settings: Any, count: int) -> tuple[Client, list[Any]]:
+    """`hr_and_leavers`, HR signed in to a test client."""
+    hr, people = hr_and_leavers(settings, count)
     client = Client()
     client.force_login(hr)
     return client, people

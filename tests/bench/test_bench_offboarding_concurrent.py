@@ -26,11 +26,10 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 from django.urls import reverse
 
-from provisioning import aws
 from provisioning.models import Offboarding
 from tests.bench import cpu
 from tests.bench.scale import child_env, gunicorn, percentile, seed_sessions, session_cookie
-from tests.bench.test_bench_offboarding import FINISHED, _assert_cut_in_aws, _hr, _loaded_leaver
+from tests.bench.test_bench_offboarding import FINISHED, _assert_cut_in_aws, hr_and_leavers
 from tests.worker import running_worker, wait_until
 
 AT_ONCE = 20
@@ -43,10 +42,7 @@ GOAL_P95_SECONDS = 0.5
 def test_bench_twenty_offboardings_confirmed_at_once(
     aws_server: str, redis_url: str, postgres_required: None, tmp_path: Any, settings: Any
 ) -> None:
-    settings.AWS_IS_LOCAL_FAKE = True
-    hr = _hr("bench-hr@example.com")
-    aws.call("CreateGroup", GroupName="bench-developers")
-    people = [_loaded_leaver(i, "bench-developers") for i in range(AT_ONCE)]
+    hr, people = hr_and_leavers(settings, AT_ONCE)
     seed_sessions(SIGNED_IN)
     began: dict[int, datetime] = {}
     answered: dict[int, datetime] = {}
