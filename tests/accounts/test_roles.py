@@ -73,5 +73,5 @@ def test_a_signed_in_page_asks_for_the_persons_roles_once(client):
     assert response.status_code == 200
     permission_reads = [q for q in queries if '"auth_permission"' in q["sql"]]
     assert len(permission_reads) == 1
-    assert '"manager_id"' in permission_reads[0]["sql"]  # is_manager, in the same read
+    assert "manager_id" in permission_reads[0]["sql"]  # is_manager, in the same read
     assert not [q for q in queries if 'AS "a" FROM "accounts_user"' in q["sql"]]
