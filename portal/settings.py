@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlparse
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("PORTAL_VAR_DIR", BASE_DIR / "var"))
@@ -478,7 +479,17 @@ else:
         "interval_step": 0.2,
         # An unacknowledged task (its worker died) is handed out again after this long.
         "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+        # A worker reads its queues in the order CELERY_TASK_QUEUES gives, never rotated.
+        "queue_order_strategy": "priority",
     }
+# Cutting a leaver's access has a queue of its own. Every worker reads it first (above), so
+# a queued cut goes before any other work; a worker started with `-Q urgent`
+# (docker-compose's `worker-urgent`) runs nothing else, so a cut never waits for a slot that
+# a long teardown or a provisioning run holds.
+URGENT_QUEUE = "urgent"
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = (Queue(URGENT_QUEUE), Queue(CELERY_TASK_DEFAULT_QUEUE))
+CELERY_TASK_ROUTES = {"provisioning.tasks.cut_offboarding_access": {"queue": URGENT_QUEUE}}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True

@@ -58,7 +58,8 @@ def provision_now(request_id: int) -> None:
 
 
 def teardown_on_commit(offboarding_id: int) -> None:
-    """Cut the leaver's access first, then tear the rest down (offboarding_cut_access)."""
+    """Cut the leaver's access first, then tear the rest down (offboarding_cut_access). The
+    cut task is routed to the urgent queue (settings.CELERY_TASK_ROUTES)."""
     _job(CUT_ACCESS).delay_on_commit(offboarding_id)
 
 

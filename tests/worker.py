@@ -44,11 +44,19 @@ def _database_url() -> str:
 
 
 class WorkerProcess:
-    def __init__(self, env: dict[str, str], log_path: Path, concurrency: int, beat: bool) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        log_path: Path,
+        concurrency: int,
+        beat: bool,
+        queues: str | None = None,
+    ) -> None:
         self.env = env
         self.log_path = log_path
         self.concurrency = concurrency
         self.beat = beat
+        self.queues = queues
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
@@ -74,6 +82,8 @@ class WorkerProcess:
         ]
         if self.beat:
             command += ["-B", "-s", str(self.log_path.parent / "celerybeat-schedule")]
+        if self.queues:
+            command += ["-Q", self.queues]
         log = self.log_path.open("ab")
         log.write(f"\n=== start {self.starts} ===\n".encode())
         log.flush()
@@ -179,9 +189,11 @@ def running_worker(
     beat: bool = False,
     visibility_timeout: int = 5,
     purge: bool = True,
+    queues: str | None = None,
 ) -> Iterator[WorkerProcess]:
     """Start a worker (and leave this process enqueueing for real); stop it afterwards. The
-    queue is emptied first unless `purge=False` (a test that queued work for it to find)."""
+    queues are emptied first unless `purge=False` (a test that queued work for it to find).
+    `queues` (`-Q`) names the only queues it reads; by default it reads every queue."""
     outbox.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
@@ -200,7 +212,7 @@ def running_worker(
         **(extra_env or {}),
     }
     worker = WorkerProcess(
-        env, outbox.parent / f"worker-{uuid.uuid4().hex[:6]}.log", concurrency, beat
+        env, outbox.parent / f"worker-{uuid.uuid4().hex[:6]}.log", concurrency, beat, queues
     )
     if purge:
         purge_queue()

@@ -52,10 +52,11 @@ _STEP_ACTIONS = {
 def offboarding_cut_access(*, offboarding_id: int) -> None:
     """The urgent half of a teardown, enqueued at HR's confirm: cut access on every IAM user
     of the leaver (`offboarding_teardown` up to `access_cut_at`), then enqueue the rest of
-    the teardown. Re-enqueued, the rest queues behind every cut already queued (Redis
-    priorities); a cut confirmed while rests run waits only for a free worker slot, not
-    for the rests queued before it. Anything that stops the cut (another worker
-    holds it, an AWS error) leaves it to the full teardown, which cuts first and retries."""
+    the teardown. Cuts have a queue of their own (settings.URGENT_QUEUE), which every
+    worker reads first and `worker-urgent` reads alone, so a cut confirmed while rests run
+    does not wait for their slots; the rest queues behind every cut already queued.
+    Anything that stops the cut (another worker holds it, an AWS error) leaves it to the
+    full teardown, which cuts first and retries."""
     try:
         with contextlib.suppress(OffboardingBusy, aws.AwsError):
             offboarding_teardown(offboarding_id=offboarding_id, cut_only=True)

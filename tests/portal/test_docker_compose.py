@@ -20,8 +20,8 @@ import yaml
 from tests.portal.test_production_settings import REQUIRED
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = {"web", "worker", "beat", "postgres", "redis", "mailpit", "moto"}
-PORTAL_SERVICES = ("web", "worker", "beat")
+SERVICES = {"web", "worker", "worker-urgent", "beat", "postgres", "redis", "mailpit", "moto"}
+PORTAL_SERVICES = ("web", "worker", "worker-urgent", "beat")
 # What an operator puts in .env: the values compose refuses to start without.
 OPERATOR_ENV = {
     "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
@@ -127,6 +127,20 @@ def test_each_process_runs_what_the_design_says(compose):
     assert services["worker"]["command"][:4] == ["celery", "-A", "portal", "worker"]
     assert services["beat"]["command"][:4] == ["celery", "-A", "portal", "beat"]
     assert "migrate" in " ".join(services["migrate"]["command"])
+
+
+def test_the_urgent_worker_reads_only_the_queue_cuts_are_sent_to(compose, settings):
+    from portal.celery import app
+
+    command = compose["services"]["worker-urgent"]["command"]
+    assert command[:4] == ["celery", "-A", "portal", "worker"]
+    assert command[command.index("-Q") + 1] == settings.URGENT_QUEUE
+    route = app.amqp.router.route({}, "provisioning.tasks.cut_offboarding_access", args=(1,))
+    assert route["queue"].name == settings.URGENT_QUEUE
+    # The main worker reads every queue, the urgent one first, in that order each time.
+    assert "-Q" not in compose["services"]["worker"]["command"]
+    assert list(app.amqp.queues.consume_from) == [settings.URGENT_QUEUE, "celery"]
+    assert app.conf.broker_transport_options["queue_order_strategy"] == "priority"
 
 
 def test_the_dockerfile_builds_the_image_the_services_use(compose):

@@ -19,6 +19,7 @@ from provisioning.offboarding.start import offboarding_start
 from provisioning.offboarding.teardown import STEPS
 from tests import strict_iam
 from tests.factories import IamAccountFactory, UserFactory
+from tests.throttle_proxy import ThrottleProxy
 from tests.worker import purge_queue, read_outbox, real_broker, running_worker, wait_until
 
 FINISHED = (Offboarding.Status.COMPLETED, Offboarding.Status.INCOMPLETE)
@@ -33,6 +34,25 @@ def _hr(email: str) -> Any:
         Permission.objects.get(codename=codename, content_type__app_label=app_label)
     )
     return person
+
+
+def _leavers(*names: str) -> list[Any]:
+    """A leaver per name, each with an IAM user of that name holding one of everything."""
+    leavers = []
+    for name in names:
+        leaver = UserFactory(email=f"{name}@example.com")
+        strict_iam.load_user(name, simulated=False)
+        IamAccountFactory(owner=leaver, user_name=name)
+        leavers.append(leaver)
+    return leavers
+
+
+def _both_completed(first: Offboarding, later: Offboarding) -> None:
+    """Wait for both offboardings to finish; both completed, read back."""
+    wait_until(lambda: Offboarding.objects.filter(status__in=FINISHED).count() == 2, timeout=120)
+    first.refresh_from_db()
+    later.refresh_from_db()
+    assert first.status == later.status == Offboarding.Status.COMPLETED
 
 
 @pytest.mark.django_db(transaction=True)
@@ -103,12 +123,7 @@ def test_leavers_confirmed_together_all_lose_their_credentials_before_any_full_t
 ) -> None:
     strict_iam.use_strict_iam(settings)
     hr = _hr("hr-together@example.com")
-    leavers = []
-    for n in range(3):
-        leaver = UserFactory(email=f"together-{n}@example.com")
-        strict_iam.load_user(f"together.{n}", simulated=False)
-        IamAccountFactory(owner=leaver, user_name=f"together.{n}")
-        leavers.append(leaver)
+    leavers = _leavers(*(f"together.{n}" for n in range(3)))
 
     with running_worker(
         moto_url=aws_server,
@@ -136,12 +151,7 @@ def test_a_cut_confirmed_after_a_queued_full_teardown_still_runs_before_it(
     """The rest of a teardown waits behind every cut in the queue, whenever the cut came."""
     strict_iam.use_strict_iam(settings)
     hr = _hr("hr-priority@example.com")
-    leavers = []
-    for name in ("queued.first", "confirmed.later"):
-        leaver = UserFactory(email=f"{name}@example.com")
-        strict_iam.load_user(name, simulated=False)
-        IamAccountFactory(owner=leaver, user_name=name)
-        leavers.append(leaver)
+    leavers = _leavers("queued.first", "confirmed.later")
     purge_queue()
     with real_broker():
         first = offboarding_start(actor=hr, person=leavers[0], enqueue=False)
@@ -155,11 +165,40 @@ def test_a_cut_confirmed_after_a_queued_full_teardown_still_runs_before_it(
         extra_env={"PORTAL_STRICT_IAM": "1"},
         purge=False,
     ):
-        wait_until(
-            lambda: Offboarding.objects.filter(status__in=FINISHED).count() == 2, timeout=120
-        )
-
-    first.refresh_from_db()
-    later.refresh_from_db()
-    assert first.status == later.status == Offboarding.Status.COMPLETED
+        _both_completed(first, later)
     assert later.access_cut_at < first.access_cut_at
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cut_confirmed_while_a_full_teardown_runs_does_not_wait_for_its_slot(
+    aws_server: str, redis_url: str, postgres_required: None, tmp_path: Any, settings: Any
+) -> None:
+    """Cuts have a queue of their own, which a worker started with `-Q urgent` reads alone.
+    With IAM far away (a proxy holds every call 0.15 s), a leaver's full teardown holds the
+    main worker's one slot for seconds; a leaver confirmed meanwhile is cut by the urgent
+    worker at once, while that teardown still runs."""
+    strict_iam.use_strict_iam(settings)
+    hr = _hr("hr-urgent@example.com")
+    leavers = _leavers("torn.down", "cut.meanwhile")
+    options: dict[str, Any] = {
+        "redis_url": redis_url,
+        "outbox": tmp_path / "outbox",
+        "extra_env": {"PORTAL_STRICT_IAM": "1"},
+    }
+
+    with (
+        ThrottleProxy(aws_server, rate=1e9, burst=1e9, latency=0.15) as far,
+        running_worker(moto_url=far.url, concurrency=1, **options),
+        running_worker(moto_url=far.url, queues="urgent", purge=False, **options),
+    ):
+        first = offboarding_start(actor=hr, person=leavers[0])
+        # Cut, and its full teardown under way in the main worker's one slot.
+        wait_until(
+            lambda: len(Offboarding.objects.get(pk=first.pk).steps_done) > 2,
+            timeout=60,
+            interval=0.02,
+        )
+        later = offboarding_start(actor=hr, person=leavers[1])
+        _both_completed(first, later)
+    assert later.access_cut_at < first.finished_at
+    assert later.finished_at > first.finished_at  # its own teardown waited for the slot
