@@ -13,6 +13,7 @@ time that much CPU takes on this machine's cores: the floor under the p95 here."
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import re
@@ -30,6 +31,7 @@ from provisioning.models import Offboarding
 from tests.bench import cpu
 from tests.bench.scale import child_env, gunicorn, percentile, seed_sessions, session_cookie
 from tests.bench.test_bench_offboarding import FINISHED, _assert_cut_in_aws, hr_and_leavers
+from tests.throttle_proxy import ThrottleProxy
 from tests.worker import running_worker, wait_until
 
 AT_ONCE = 20
@@ -38,23 +40,19 @@ WORKER_CONCURRENCY = 4
 GOAL_P95_SECONDS = 0.5
 
 
-@pytest.mark.django_db(transaction=True)
-def test_bench_twenty_offboardings_confirmed_at_once(
-    aws_server: str, redis_url: str, postgres_required: None, tmp_path: Any, settings: Any
-) -> None:
-    hr, people = hr_and_leavers(settings, AT_ONCE)
-    seed_sessions(SIGNED_IN)
+def _confirm_at_once(
+    base: str, people: list[Any], cookie: str, on_release: Any = None
+) -> tuple[dict[int, datetime], dict[int, datetime]]:
+    """HR's confirm of each of `people`, POSTed at the same moment (one thread each, with the
+    form's CSRF token as a browser sends it); when each POST began and was answered.
+    `on_release` runs once as the POSTs are let go."""
     began: dict[int, datetime] = {}
     answered: dict[int, datetime] = {}
     statuses: list[int] = []
-    window: dict[str, Any] = {}
-    # The last thread to reach the barrier takes the snapshot, as the POSTs are let go.
-    barrier = threading.Barrier(AT_ONCE, action=lambda: window.update(before=cpu.snapshot()))
-    cookie = session_cookie(hr)
-    env = {**child_env(aws_server, redis_url), "PORTAL_TEST_WORKER": "1"}
+    barrier = threading.Barrier(len(people), action=on_release)
+    parts = urlsplit(base)
 
-    def confirm(base: str, person: Any) -> None:
-        parts = urlsplit(base)
+    def confirm(person: Any) -> None:
         path = reverse("offboard_person", args=[person.pk])
         connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
         connection.request("GET", path, headers={"Cookie": cookie})
@@ -79,6 +77,53 @@ def test_bench_twenty_offboardings_confirmed_at_once(
         statuses.append(response.status)
         connection.close()
 
+    threads = [threading.Thread(target=confirm, args=(person,)) for person in people]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [302] * len(people)
+    return began, answered
+
+
+def _wait_all_cut() -> None:
+    wait_until(
+        lambda: not Offboarding.objects.filter(access_cut_at__isnull=True).exists(),
+        timeout=120,
+        interval=0.02,
+    )
+
+
+def _wait_all_finished(count: int) -> None:
+    wait_until(
+        lambda: Offboarding.objects.filter(status__in=FINISHED).count() == count,
+        timeout=300,
+        interval=0.1,
+    )
+
+
+def _cut_seconds(
+    people: list[Any], since: dict[int, datetime]
+) -> tuple[list[float], list[Offboarding]]:
+    """Seconds from `since` (each person's) to their cut, checked in AWS; the offboardings."""
+    offboardings = list(Offboarding.objects.filter(person__in=people))
+    for person in people:
+        _assert_cut_in_aws(person)
+    assert {o.status for o in offboardings} == {Offboarding.Status.COMPLETED}
+    return [(o.access_cut_at - since[o.person_id]).total_seconds() for o in offboardings], (
+        offboardings
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bench_twenty_offboardings_confirmed_at_once(
+    aws_server: str, redis_url: str, postgres_required: None, tmp_path: Any, settings: Any
+) -> None:
+    hr, people = hr_and_leavers(settings, AT_ONCE)
+    seed_sessions(SIGNED_IN)
+    window: dict[str, Any] = {}
+    env = {**child_env(aws_server, redis_url), "PORTAL_TEST_WORKER": "1"}
+
     with (
         gunicorn(env, tmp_path / "gunicorn.log", workers=3) as served,
         running_worker(
@@ -89,32 +134,21 @@ def test_bench_twenty_offboardings_confirmed_at_once(
         ),
     ):
         started = time.monotonic()
-        threads = [threading.Thread(target=confirm, args=(served.base, p)) for p in people]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        wait_until(
-            lambda: not Offboarding.objects.filter(access_cut_at__isnull=True).exists(),
-            timeout=120,
-            interval=0.02,
+        # The CPU snapshot is taken as the POSTs are let go.
+        began, answered = _confirm_at_once(
+            served.base,
+            people,
+            session_cookie(hr),
+            on_release=lambda: window.update(before=cpu.snapshot()),
         )
+        _wait_all_cut()
         cut_window, cut_cpu = cpu.spent(window["before"], cpu.snapshot())
-        wait_until(
-            lambda: Offboarding.objects.filter(status__in=FINISHED).count() == AT_ONCE,
-            timeout=300,
-            interval=0.1,
-        )
+        _wait_all_finished(AT_ONCE)
         total = time.monotonic() - started
-    assert statuses == [302] * AT_ONCE
-    offboardings = list(Offboarding.objects.filter(person__in=people))
-    cut = [(o.access_cut_at - began[o.person_id]).total_seconds() for o in offboardings]
+    cut, offboardings = _cut_seconds(people, began)
     done = [(o.finished_at - began[o.person_id]).total_seconds() for o in offboardings]
     posts = [(answered[p] - began[p]).total_seconds() for p in began]
-    after_answer = [(o.access_cut_at - answered[o.person_id]).total_seconds() for o in offboardings]
-    for person in people:
-        _assert_cut_in_aws(person)
-    assert not Offboarding.objects.exclude(status=Offboarding.Status.COMPLETED).exists()
+    after_answer, _ = _cut_seconds(people, answered)
 
     print()
     print(
@@ -140,3 +174,54 @@ def test_bench_twenty_offboardings_confirmed_at_once(
         + f"; that CPU alone takes >= {sum(cut_cpu.values()) / cores:.2f}s on {cores} cores"
     )
     print("[bench] cut times, sorted: " + " ".join(f"{c:.2f}" for c in sorted(cut)))
+
+
+FAR_LATENCY = 0.06  # seconds a proxy holds each IAM call: IAM far from the worker, as AWS is
+URGENT_CONCURRENCY = 2  # docker-compose's worker-urgent
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bench_twenty_offboardings_at_once_with_iam_far_away(
+    aws_server: str, redis_url: str, postgres_required: None, tmp_path: Any, settings: Any
+) -> None:
+    """`-k at_once_with_iam_far_away`: 20 confirms at once, each IAM call held 60 ms, with the
+    main worker (concurrency 4) alone, then with docker-compose's worker-urgent beside it
+    (`-Q urgent`), each round on its own 20 leavers. Against a far IAM a full teardown holds
+    a slot for its ~28 round trips, so a cut that finds every slot in one waits for it."""
+    hr, people = hr_and_leavers(settings, 2 * AT_ONCE)
+    seed_sessions(SIGNED_IN)
+    cookie = session_cookie(hr)
+    rounds = {"worker alone": people[:AT_ONCE], "beside worker-urgent": people[AT_ONCE:]}
+    lines = []
+    with ThrottleProxy(aws_server, rate=1e9, burst=1e9, latency=FAR_LATENCY) as far:
+        env = {**child_env(far.url, redis_url), "PORTAL_TEST_WORKER": "1"}
+        options: dict[str, Any] = {
+            "moto_url": far.url,
+            "redis_url": redis_url,
+            "outbox": tmp_path / "out",
+        }
+        with gunicorn(env, tmp_path / "gunicorn.log", workers=3) as served:
+            for finished, (label, leavers) in enumerate(rounds.items()):
+                with contextlib.ExitStack() as workers:
+                    workers.enter_context(running_worker(concurrency=WORKER_CONCURRENCY, **options))
+                    if label != "worker alone":
+                        workers.enter_context(
+                            running_worker(
+                                concurrency=URGENT_CONCURRENCY,
+                                queues="urgent",
+                                purge=False,
+                                **options,
+                            )
+                        )
+                    began, answered = _confirm_at_once(served.base, leavers, cookie)
+                    _wait_all_cut()
+                    _wait_all_finished(AT_ONCE * (finished + 1))
+                cut, _ = _cut_seconds(leavers, began)
+                after_answer, _ = _cut_seconds(leavers, answered)
+                lines.append(
+                    f"[bench] IAM {FAR_LATENCY * 1000:.0f} ms away, {AT_ONCE} confirms at once, "
+                    f"{label}: click -> cut p50 {statistics.median(cut):.3f}s "
+                    f"p95 {percentile(cut, 0.95):.3f}s max {max(cut):.3f}s; answered -> cut "
+                    f"p95 {percentile(after_answer, 0.95):.3f}s (goal p95 < {GOAL_P95_SECONDS}s)"
+                )
+    print("\n" + "\n".join(lines))
