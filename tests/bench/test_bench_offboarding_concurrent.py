@@ -21,10 +21,12 @@ import statistics
 import threading
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import pytest
+import yaml
 from django.urls import reverse
 
 from provisioning.models import Offboarding
@@ -177,7 +179,13 @@ def test_bench_twenty_offboardings_confirmed_at_once(
 
 
 FAR_LATENCY = 0.06  # seconds a proxy holds each IAM call: IAM far from the worker, as AWS is
-URGENT_CONCURRENCY = 2  # docker-compose's worker-urgent
+
+
+def _urgent_concurrency() -> int:
+    """docker-compose's worker-urgent's `--concurrency`."""
+    compose = yaml.safe_load((Path(__file__).parents[2] / "docker-compose.yml").read_text())
+    command = compose["services"]["worker-urgent"]["command"]
+    return int(command[command.index("--concurrency") + 1])
 
 
 @pytest.mark.django_db(transaction=True)
@@ -186,8 +194,9 @@ def test_bench_twenty_offboardings_at_once_with_iam_far_away(
 ) -> None:
     """`-k at_once_with_iam_far_away`: 20 confirms at once, each IAM call held 60 ms, with the
     main worker (concurrency 4) alone, then with docker-compose's worker-urgent beside it
-    (`-Q urgent`), each round on its own 20 leavers. Against a far IAM a full teardown holds
-    a slot for its ~28 round trips, so a cut that finds every slot in one waits for it."""
+    (`-Q urgent`, its concurrency), each round on its own 20 leavers. Against a far IAM a
+    full teardown holds a slot for its ~28 round trips, so a cut that finds every slot in
+    one waits for it."""
     hr, people = hr_and_leavers(settings, 2 * AT_ONCE)
     seed_sessions(SIGNED_IN)
     cookie = session_cookie(hr)
@@ -207,7 +216,7 @@ def test_bench_twenty_offboardings_at_once_with_iam_far_away(
                     if label != "worker alone":
                         workers.enter_context(
                             running_worker(
-                                concurrency=URGENT_CONCURRENCY,
+                                concurrency=_urgent_concurrency(),
                                 queues="urgent",
                                 purge=False,
                                 **options,
