@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlparse
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
-from kombu import Queue
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("PORTAL_VAR_DIR", BASE_DIR / "var"))
@@ -486,9 +486,14 @@ else:
 # a queued cut goes before any other work; a worker started with `-Q urgent`
 # (docker-compose's `worker-urgent`) runs nothing else, so a cut never waits for a slot that
 # a long teardown or a provisioning run holds.
+# Each queue has an exchange and routing key of its own (Celery binds a queue declared
+# without them under the default exchange and key, beside the default queue).
 URGENT_QUEUE = "urgent"
 CELERY_TASK_DEFAULT_QUEUE = "celery"
-CELERY_TASK_QUEUES = (Queue(URGENT_QUEUE), Queue(CELERY_TASK_DEFAULT_QUEUE))
+CELERY_TASK_QUEUES = tuple(
+    Queue(name, Exchange(name), routing_key=name)
+    for name in (URGENT_QUEUE, CELERY_TASK_DEFAULT_QUEUE)
+)
 CELERY_TASK_ROUTES = {"provisioning.tasks.cut_offboarding_access": {"queue": URGENT_QUEUE}}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)

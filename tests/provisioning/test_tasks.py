@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from amqp.exceptions import ChannelError
 from django.conf import settings
 
 from portal.celery import app
@@ -74,3 +75,30 @@ def test_the_queue_hands_work_to_the_registered_tasks() -> None:
 def test_an_unregistered_job_is_a_clear_error() -> None:
     with pytest.raises(RuntimeError, match=r"provisioning\.tasks was never imported"):
         queue._job("nothing-by-this-name")
+
+
+def _waiting(name: str) -> int:
+    """Messages waiting in the broker's queue `name` (none if it was never declared)."""
+    with app.connection_for_write() as connection:
+        try:
+            declared = connection.default_channel.queue_declare(queue=name, passive=True)
+        except ChannelError:
+            return 0
+        return int(declared.message_count)
+
+
+def test_each_task_is_delivered_to_one_queue_and_cuts_to_the_urgent_one(redis_url: str) -> None:
+    """Cuts go to the urgent queue, everything else (a teardown's rest among them) to the
+    default one, each message once, as the broker holds them."""
+    from tests.worker import purge_queue, real_broker
+
+    urgent, default = settings.URGENT_QUEUE, settings.CELERY_TASK_DEFAULT_QUEUE
+    purge_queue()
+    try:
+        with real_broker():
+            queue.provision_now(1)
+            queue.teardown_now(2)
+            tasks.cut_offboarding_access.delay(3)
+        assert (_waiting(urgent), _waiting(default)) == (1, 2)
+    finally:
+        purge_queue()
