@@ -482,8 +482,8 @@ else:
         # A worker reads its queues in the order CELERY_TASK_QUEUES gives, never rotated.
         "queue_order_strategy": "priority",
     }
-# Cutting a leaver's access has a queue of its own. Every worker reads it first (above), so
-# a queued cut goes before any other work; a worker started with `-Q urgent`
+# Cutting a leaver's access has a queue of its own. On Redis every worker reads it first
+# (above), so a queued cut goes before any other work; a worker started with `-Q urgent`
 # (docker-compose's `worker-urgent`) runs nothing else, so a cut never waits for a slot that
 # a long teardown or a provisioning run holds.
 # Each queue has an exchange and routing key of its own (Celery binds a queue declared
