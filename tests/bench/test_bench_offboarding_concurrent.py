@@ -104,17 +104,18 @@ def _wait_all_finished(count: int) -> None:
     )
 
 
-def _cut_seconds(
-    people: list[Any], since: dict[int, datetime]
-) -> tuple[list[float], list[Offboarding]]:
-    """Seconds from `since` (each person's) to their cut, checked in AWS; the offboardings."""
+def _checked(people: list[Any]) -> list[Offboarding]:
+    """The people's offboardings, all completed and cut in AWS."""
     offboardings = list(Offboarding.objects.filter(person__in=people))
     for person in people:
         _assert_cut_in_aws(person)
     assert {o.status for o in offboardings} == {Offboarding.Status.COMPLETED}
-    return [(o.access_cut_at - since[o.person_id]).total_seconds() for o in offboardings], (
-        offboardings
-    )
+    return offboardings
+
+
+def _to_cut(offboardings: list[Offboarding], since: dict[int, datetime]) -> list[float]:
+    """Seconds from `since` (each person's) to their cut."""
+    return [(o.access_cut_at - since[o.person_id]).total_seconds() for o in offboardings]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -147,10 +148,11 @@ def test_bench_twenty_offboardings_confirmed_at_once(
         cut_window, cut_cpu = cpu.spent(window["before"], cpu.snapshot())
         _wait_all_finished(AT_ONCE)
         total = time.monotonic() - started
-    cut, offboardings = _cut_seconds(people, began)
+    offboardings = _checked(people)
+    cut = _to_cut(offboardings, began)
     done = [(o.finished_at - began[o.person_id]).total_seconds() for o in offboardings]
     posts = [(answered[p] - began[p]).total_seconds() for p in began]
-    after_answer, _ = _cut_seconds(people, answered)
+    after_answer = _to_cut(offboardings, answered)
 
     print()
     print(
@@ -225,8 +227,9 @@ def test_bench_twenty_offboardings_at_once_with_iam_far_away(
                     began, answered = _confirm_at_once(served.base, leavers, cookie)
                     _wait_all_cut()
                     _wait_all_finished(AT_ONCE * (finished + 1))
-                cut, _ = _cut_seconds(leavers, began)
-                after_answer, _ = _cut_seconds(leavers, answered)
+                offboardings = _checked(leavers)
+                cut = _to_cut(offboardings, began)
+                after_answer = _to_cut(offboardings, answered)
                 lines.append(
                     f"[bench] IAM {FAR_LATENCY * 1000:.0f} ms away, {AT_ONCE} confirms at once, "
                     f"{label}: click -> cut p50 {statistics.median(cut):.3f}s "
