@@ -165,9 +165,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 elif env_bool("PORTAL_DB_SERVER_BINDING", True):
-    # Parameters bound by the server, so psycopg prepares a statement the fifth time it runs
-    # on a connection: the pages' joins are planned once per connection, not per request.
-    DATABASES["default"]["OPTIONS"] = {"server_side_binding": True}
+    # Parameters bound by the server, and psycopg prepares a statement once it has run five
+    # times on a connection: the pages' joins are planned once per connection, not per
+    # request. Django sets psycopg's prepare_threshold to None (never) unless it is given.
+    DATABASES["default"]["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 5}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- People and sign-in ---------------------------------------------------------------------
