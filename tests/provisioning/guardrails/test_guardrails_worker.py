@@ -184,6 +184,8 @@ def test_a_key_past_90_days_is_deactivated_by_the_worker_living_90_days_on(
         mails = wait_until(
             lambda: [m for m in read_outbox(outbox) if "deactivated" in m["Subject"]]
         )
+        # The run is marked done after its emails: stopping the worker before would end it.
+        wait_until(lambda: GuardrailRun.objects.filter(job="key_age", status="done").exists())
 
     assert mails[0]["To"] == employee.email
     assert GuardrailRun.objects.filter(job="key_age", status="done").count() == 1
