@@ -28,12 +28,10 @@ SEEDED = {
 
 
 @pytest.fixture
-def iam(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+def iam(load_aws_managed_policies: None) -> None:
     # Like a real account, moto then knows AWS's managed policies (ReadOnlyAccess...), so
-    # attaching an ARN that does not exist fails as it would in AWS. Loading them costs a few
-    # seconds per test: the tests that need only some policy use `iam_own_policies`.
-    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-    request.getfixturevalue("aws")
+    # attaching an ARN that does not exist fails as it would in AWS (conftest.py).
+    return None
 
 
 @pytest.fixture
