@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -311,6 +313,11 @@ def test_holds_now_shows_live_grants_of_a_live_iam_user_only(client, employee, m
     GrantFactory(iam_account=account, role_group=RoleGroupFactory(name="Still held"))
     GrantFactory(
         iam_account=account,
+        role_group=RoleGroupFactory(name="Analysts for a while"),
+        ends_on=datetime.date(2031, 3, 4),
+    )
+    GrantFactory(
+        iam_account=account,
         role_group=RoleGroupFactory(name="Ended last week"),
         revoked_at=timezone.now(),
     )
@@ -328,6 +335,9 @@ def test_holds_now_shows_live_grants_of_a_live_iam_user_only(client, employee, m
     [mine] = [row for who, row in rows.items() if employee.email in who]
     [theirs] = [row for who, row in rows.items() if "newcomer@example.com" in who]
     assert "Still held" in mine and "Nothing yet" not in mine
+    # A to Z, each with its end: what the reviewer weighs the request against.
+    assert mine.index("Analysts for a while") < mine.index("Still held")
+    assert 'Analysts for a while <span class="help">until 4 Mar 2031</span>' in mine
     assert "Ended last week" not in mine and "On a deleted user" not in mine
     assert "Nothing yet: a new IAM user" in theirs
 
