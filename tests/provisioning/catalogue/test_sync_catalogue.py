@@ -28,13 +28,6 @@ SEEDED = {
 
 
 @pytest.fixture
-def iam(load_aws_managed_policies: None) -> None:
-    # Like a real account, moto then knows AWS's managed policies (ReadOnlyAccess...), so
-    # attaching an ARN that does not exist fails as it would in AWS (conftest.py).
-    return None
-
-
-@pytest.fixture
 def iam_own_policies(aws: None) -> dict[str, set[str]]:
     """The seeded catalogue pointed at customer-managed policies made in the account, so moto
     need not load AWS's. Returns each group's expected policies."""
@@ -75,7 +68,9 @@ def _groups() -> set[str]:
 
 
 @pytest.mark.django_db
-def test_sync_creates_every_group_with_its_policies_and_the_mfa_policy(iam):
+def test_sync_creates_every_group_with_its_policies_and_the_mfa_policy(
+    load_aws_managed_policies,
+):
     output = _sync()
 
     assert _groups() == set(SEEDED)
@@ -138,7 +133,9 @@ def test_inactive_role_groups_are_left_alone(iam_own_policies):
 
 
 @pytest.mark.django_db
-def test_a_policy_that_does_not_exist_stops_the_sync_with_a_clear_error(iam):
+def test_a_policy_that_does_not_exist_stops_the_sync_with_a_clear_error(
+    load_aws_managed_policies,
+):
     RoleGroup.objects.filter(iam_group_name="portal-analysts").update(
         managed_policy_arns=["arn:aws:iam::aws:policy/NoSuchPolicyAnywhere"]
     )
