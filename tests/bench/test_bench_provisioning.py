@@ -6,7 +6,11 @@ Printed per concurrency: requests per second, the ratio to the bare loops, IAM c
 (counted from the audit rows, which carry the AWS request id of every call a step made), SQL
 statements and commits per request (counted in the workers, tests/sql_counter.py) and CPU per
 request by process kind. Each loop runs in its own process, like the workers, so it does not
-share the moto server's interpreter lock."""
+share the moto server's interpreter lock.
+
+`-k provisioning_with_iam_far_away` runs the same rounds through a proxy that holds each IAM
+call 60 ms, as AWS a network away answers: there the portal's own work runs beside the
+round trips instead of in place of them."""
 
 from __future__ import annotations
 
@@ -32,9 +36,13 @@ from provisioning.models import AccessRequest
 from provisioning.tasks import provision_access_request
 from tests import sql_counter
 from tests.factories import RoleGroupFactory, UserFactory
+from tests.throttle_proxy import ThrottleProxy
 from tests.worker import running_worker, wait_until
 
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "200"))
+# Far away, each user's 5 calls take 5 x FAR_LATENCY at least: fewer of them.
+FAR_REQUESTS = int(os.environ.get("BENCH_FAR_REQUESTS", "60"))
+FAR_LATENCY = 0.06  # seconds the proxy holds each IAM call, as in the offboarding bench
 CONCURRENCIES = (1, 2, 4)
 GROUP = "bench-developers"
 
@@ -140,8 +148,8 @@ def _bare_loops(moto_url: str, processes: int, per_process: int) -> tuple[float,
     return users / elapsed, loops_cpu / users
 
 
-def _seed(role_group: Any, prefix: str) -> list[int]:
-    people = UserFactory.create_batch(REQUESTS)
+def _seed(role_group: Any, prefix: str, count: int) -> list[int]:
+    people = UserFactory.create_batch(count)
     requests = AccessRequest.objects.bulk_create(
         AccessRequest(
             requester=person,
@@ -201,36 +209,35 @@ def _portal(
     }
 
 
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("postgres_required")
-@pytest.mark.timeout(1800)
-def test_bench_provisioning_at_1_2_and_4_workers_beside_as_many_bare_loops(
-    aws_server: str, redis_url: str, tmp_path: Path
-) -> None:
+def _rounds(
+    moto_url: str, endpoint: str, redis_url: str, outbox: Path, requests: int, label: str
+) -> list[str]:
+    """Each concurrency's round: its bare loops, then the portal's workers, both calling IAM
+    at `endpoint` (the moto server at `moto_url`, or a proxy in front of it)."""
     role_group = RoleGroupFactory(iam_group_name=GROUP, managed_policy_arns=[])
     counters = redis.Redis.from_url(redis_url)
     # A long visibility timeout: no task is handed out twice during the run.
     options: dict[str, Any] = {
-        "moto_url": aws_server,
+        "moto_url": endpoint,
         "redis_url": redis_url,
-        "outbox": tmp_path / "outbox",
+        "outbox": outbox,
         "visibility_timeout": 3600,
         "extra_env": {"PORTAL_COUNT_SQL": "1"},
     }
     lines = []
     for processes in CONCURRENCIES:
-        _reset(aws_server)
-        bare, bare_cpu = _bare_loops(aws_server, processes, REQUESTS // processes)
-        _reset(aws_server)
-        ids = _seed(role_group, f"bench{processes}-")
+        _reset(moto_url)
+        bare, bare_cpu = _bare_loops(endpoint, processes, requests // processes)
+        _reset(moto_url)
+        ids = _seed(role_group, f"bench{label[:3]}{processes}-", requests)
         portal = _portal(processes, ids, options, counters)
-        iam = boto3.client("iam", endpoint_url=aws_server, region_name="us-east-1")
-        assert len(iam.list_users(MaxItems=1000)["Users"]) == REQUESTS
+        iam = boto3.client("iam", endpoint_url=moto_url, region_name="us-east-1")
+        assert len(iam.list_users(MaxItems=1000)["Users"]) == requests
         worker_cpu = portal["worker pool processes"] + portal["worker main processes"]
         lines.append(
-            f"[bench] x{processes}: portal {portal['rate']:.1f} req/s vs {processes} bare "
-            f"loop(s) {bare:.1f} users/s -> ratio {portal['rate'] / bare:.2f} (goal >= 0.9); "
-            f"SQL per request {portal['statements']:.1f} statements + "
+            f"[bench] {label}x{processes}: portal {portal['rate']:.1f} req/s vs {processes} "
+            f"bare loop(s) {bare:.1f} users/s -> ratio {portal['rate'] / bare:.2f} "
+            f"(goal >= 0.9); SQL per request {portal['statements']:.1f} statements + "
             f"{portal['commits']:.1f} COMMIT; worker CPU per request {worker_cpu * 1000:.1f} ms "
             f"(bare loop {bare_cpu * 1000:.1f} ms per user); moto "
             f"{portal['moto server (test process)'] * 1000:.1f} ms, postgres "
@@ -238,4 +245,36 @@ def test_bench_provisioning_at_1_2_and_4_workers_beside_as_many_bare_loops(
             f"IAM calls per user {portal['calls']:.2f}"
         )
         print("\n" + lines[-1])
+    return lines
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("postgres_required")
+@pytest.mark.timeout(1800)
+def test_bench_provisioning_at_1_2_and_4_workers_beside_as_many_bare_loops(
+    aws_server: str, redis_url: str, tmp_path: Path
+) -> None:
+    lines = _rounds(aws_server, aws_server, redis_url, tmp_path / "outbox", REQUESTS, "")
     print(f"\n[bench] {REQUESTS} requests per round, on {os.cpu_count()} CPUs\n" + "\n".join(lines))
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("postgres_required")
+@pytest.mark.timeout(1800)
+def test_bench_provisioning_with_iam_far_away(
+    aws_server: str, redis_url: str, tmp_path: Path
+) -> None:
+    """`-k provisioning_with_iam_far_away`: the same rounds with each IAM call held
+    FAR_LATENCY by a proxy (tests/throttle_proxy.py), as an IAM endpoint a network away
+    answers. The moto server answers at once; AWS does not: this is the ratio where the
+    portal's own work is beside the calls' round trips rather than in place of them. The
+    proxy runs in this process, so its CPU is counted with moto's, for the loops and the
+    portal alike."""
+    with ThrottleProxy(aws_server, rate=1e9, burst=1e9, latency=FAR_LATENCY) as far:
+        lines = _rounds(
+            aws_server, far.url, redis_url, tmp_path / "outbox", FAR_REQUESTS, "IAM far away "
+        )
+    print(
+        f"\n[bench] IAM {FAR_LATENCY * 1000:.0f} ms away (a proxy holds each call), "
+        f"{FAR_REQUESTS} requests per round, on {os.cpu_count()} CPUs\n" + "\n".join(lines)
+    )
