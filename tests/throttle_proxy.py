@@ -35,6 +35,15 @@ THROTTLING_BODY = (
 )
 
 
+# Seconds a proxy holds each IAM call when the benches put IAM a network away, as AWS is.
+FAR_LATENCY = 0.06
+
+
+def far_iam(upstream: str, latency: float = FAR_LATENCY) -> ThrottleProxy:
+    """A proxy that throttles nothing and holds each call `latency`: IAM far away."""
+    return ThrottleProxy(upstream, rate=1e9, burst=1e9, latency=latency)
+
+
 class ThrottleProxy:
     def __init__(
         self, upstream: str, *, rate: float, burst: float | None = None, latency: float = 0.0

@@ -175,31 +175,30 @@ def test_bench_confirm_to_console_and_keys_cut(
 
 
 FAR_RUNS = 20
-LATENCY_SECONDS = 0.06
 
 
 @pytest.mark.django_db(transaction=True)
 def test_bench_confirm_to_cut_with_iam_far_away(
     aws_server: str, redis_url: str, postgres_required: None, tmp_path: Any, settings: Any
 ) -> None:
-    """The same cut with each IAM call held LATENCY_SECONDS by a proxy, as an IAM endpoint
+    """The same cut with each IAM call held FAR_LATENCY by a proxy, as an IAM endpoint
     far from the worker answers: the cut's round trips, not our CPU, set the time. Printed
     beside what its three round trips take, and its five calls one after another would."""
-    from tests.throttle_proxy import ThrottleProxy
+    from tests.throttle_proxy import FAR_LATENCY, far_iam
 
     client, people = _hr_and_leavers(settings, FAR_RUNS)
     with (
-        ThrottleProxy(aws_server, rate=1e9, burst=1e9, latency=LATENCY_SECONDS) as proxy,
+        far_iam(aws_server) as proxy,
         running_worker(moto_url=proxy.url, redis_url=redis_url, outbox=tmp_path / "out"),
     ):
         cuts = [_offboard_one(client, person)[0] for person in people]
     print()
     print(
         _describe(
-            f"IAM {LATENCY_SECONDS * 1000:.0f} ms away, confirm -> console and keys cut "
+            f"IAM {FAR_LATENCY * 1000:.0f} ms away, confirm -> console and keys cut "
             "(one at a time)",
             cuts,
         )
-        + f"; the cut's three IAM round trips are {3 * LATENCY_SECONDS:.2f}s of it (its five "
-        f"calls one after another would be {5 * LATENCY_SECONDS:.2f}s)"
+        + f"; the cut's three IAM round trips are {3 * FAR_LATENCY:.2f}s of it (its five "
+        f"calls one after another would be {5 * FAR_LATENCY:.2f}s)"
     )

@@ -33,7 +33,7 @@ from provisioning.models import Offboarding
 from tests.bench import cpu
 from tests.bench.scale import child_env, gunicorn, percentile, seed_sessions, session_cookie
 from tests.bench.test_bench_offboarding import FINISHED, _assert_cut_in_aws, hr_and_leavers
-from tests.throttle_proxy import ThrottleProxy
+from tests.throttle_proxy import FAR_LATENCY, far_iam
 from tests.worker import running_worker, wait_until
 
 AT_ONCE = 20
@@ -180,9 +180,6 @@ def test_bench_twenty_offboardings_confirmed_at_once(
     print("[bench] cut times, sorted: " + " ".join(f"{c:.2f}" for c in sorted(cut)))
 
 
-FAR_LATENCY = 0.06  # seconds a proxy holds each IAM call: IAM far from the worker, as AWS is
-
-
 def _urgent_concurrency() -> int:
     """docker-compose's worker-urgent's `--concurrency`."""
     compose = yaml.safe_load((Path(__file__).parents[2] / "docker-compose.yml").read_text())
@@ -204,7 +201,7 @@ def test_bench_twenty_offboardings_at_once_with_iam_far_away(
     cookie = session_cookie(hr)
     rounds = {"worker alone": people[:AT_ONCE], "beside worker-urgent": people[AT_ONCE:]}
     lines = []
-    with ThrottleProxy(aws_server, rate=1e9, burst=1e9, latency=FAR_LATENCY) as far:
+    with far_iam(aws_server) as far:
         env = {**child_env(far.url, redis_url), "PORTAL_TEST_WORKER": "1"}
         options: dict[str, Any] = {
             "moto_url": far.url,

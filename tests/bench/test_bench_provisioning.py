@@ -36,13 +36,12 @@ from provisioning.models import AccessRequest
 from provisioning.tasks import provision_access_request
 from tests import sql_counter
 from tests.factories import RoleGroupFactory, UserFactory
-from tests.throttle_proxy import ThrottleProxy
+from tests.throttle_proxy import FAR_LATENCY, far_iam
 from tests.worker import running_worker, wait_until
 
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "200"))
 # Far away, each user's 5 calls take 5 x FAR_LATENCY at least: fewer of them.
 FAR_REQUESTS = int(os.environ.get("BENCH_FAR_REQUESTS", "60"))
-FAR_LATENCY = 0.06  # seconds the proxy holds each IAM call, as in the offboarding bench
 CONCURRENCIES = (1, 2, 4)
 GROUP = "bench-developers"
 
@@ -229,7 +228,7 @@ def _rounds(
         _reset(moto_url)
         bare, bare_cpu = _bare_loops(endpoint, processes, requests // processes)
         _reset(moto_url)
-        ids = _seed(role_group, f"bench{label[:3]}{processes}-", requests)
+        ids = _seed(role_group, f"bench{processes}-", requests)
         portal = _portal(processes, ids, options, counters)
         iam = boto3.client("iam", endpoint_url=moto_url, region_name="us-east-1")
         assert len(iam.list_users(MaxItems=1000)["Users"]) == requests
@@ -270,7 +269,7 @@ def test_bench_provisioning_with_iam_far_away(
     portal's own work is beside the calls' round trips rather than in place of them. The
     proxy runs in this process, so its CPU is counted with moto's, for the loops and the
     portal alike."""
-    with ThrottleProxy(aws_server, rate=1e9, burst=1e9, latency=FAR_LATENCY) as far:
+    with far_iam(aws_server) as far:
         lines = _rounds(
             aws_server, far.url, redis_url, tmp_path / "outbox", FAR_REQUESTS, "IAM far away "
         )
