@@ -113,15 +113,20 @@ def open_requests_of(person: User) -> QuerySet[AccessRequest]:
 # --- The approvals dashboard ----------------------------------------------------------------
 
 
-def _with_decisions(queryset: QuerySet[AccessRequest]) -> QuerySet[AccessRequest]:
-    # Joined: the two every row shows. Prefetched: the rarer ones. Seven tables joined took
-    # Postgres longer to plan (7 ms) than the three small queries take to run.
-    return queryset.select_related("requester", "role_group").prefetch_related(
+def _with_timeline(queryset: QuerySet[AccessRequest]) -> QuerySet[AccessRequest]:
+    """What a request's timeline shows: its role-group (joined), who it copies, who decides
+    its first stage and its decisions with their approvers (prefetched: seven tables joined
+    took Postgres longer to plan, 7 ms, than the small queries take to run)."""
+    return queryset.select_related("role_group").prefetch_related(
         "copied_from",
         "first_approver",
-        "grant",
         Prefetch("approvals", queryset=Approval.objects.select_related("approver")),
     )
+
+
+def _with_decisions(queryset: QuerySet[AccessRequest]) -> QuerySet[AccessRequest]:
+    # For an approver: also who asks (joined) and the grant an extension extends.
+    return _with_timeline(queryset.select_related("requester")).prefetch_related("grant")
 
 
 @dataclass(frozen=True)
@@ -205,8 +210,9 @@ def requests_of(person: User, *, now: datetime | None = None) -> QuerySet[Access
     """The person's requests, newest first, each marked `is_slow` when it was approved over
     PROVISIONING_SLOW_SECONDS ago and is not provisioned yet."""
     slow_since = (now or timezone.now()) - timedelta(seconds=settings.PROVISIONING_SLOW_SECONDS)
+    # The person's own page: who asks is the person, and no row shows an extension's grant.
     return (
-        _with_decisions(AccessRequest.objects.filter(requester=person))
+        _with_timeline(AccessRequest.objects.filter(requester=person))
         .annotate(
             is_slow=ExpressionWrapper(
                 Q(status__in=IN_FLIGHT_STATUSES, decided_at__lt=slow_since),
@@ -223,10 +229,18 @@ WATCH_IN_FLIGHT_SECONDS = 2
 WATCH_WAITING_SECONDS = 10
 
 
+def _watch_seconds(*, in_flight: bool, undecided: bool, link: bool, rotation: bool) -> int:
+    if in_flight:
+        return WATCH_IN_FLIGHT_SECONDS
+    return WATCH_WAITING_SECONDS if undecided or link or rotation else 0
+
+
 def my_access_watch_seconds(person: User, *, now: datetime | None = None) -> int:
-    """How soon My access should look again; 0 when nothing can change by itself."""
+    """How soon My access should look again; 0 when nothing can change by itself: no request
+    in flight or undecided, no credential link waiting, no key rotating on an IAM user the
+    page shows (one not deleted)."""
     mine = AccessRequest.objects.filter(requester=person)
-    in_flight, *waiting = (
+    in_flight, undecided, link, rotation = (
         User.objects.filter(pk=person.pk)
         .annotate(  # one query: each look is an EXISTS
             in_flight=Exists(mine.filter(status__in=IN_FLIGHT_STATUSES)),
@@ -235,15 +249,29 @@ def my_access_watch_seconds(person: User, *, now: datetime | None = None) -> int
             rotation=Exists(
                 KeyRotation.objects.filter(
                     iam_account__owner=person, status__in=KeyRotation.OPEN_STATUSES
-                )
+                ).exclude(iam_account__status=IamAccount.Status.DELETED)
             ),
         )
         .values_list("in_flight", "undecided", "link", "rotation")
         .get()
     )
-    if in_flight:
-        return WATCH_IN_FLIGHT_SECONDS
-    return WATCH_WAITING_SECONDS if any(waiting) else 0
+    return _watch_seconds(in_flight=in_flight, undecided=undecided, link=link, rotation=rotation)
+
+
+def my_access_watch_seconds_of_shown(
+    every_request: Sequence[AccessRequest],
+    links: Sequence[CredentialLink],
+    accounts: Sequence[IamAccount],
+) -> int:
+    """`my_access_watch_seconds` from what My access has read already, when its one page
+    holds every request of the person: `links` from `pending_credential_links_of` and
+    `accounts` from `iam_accounts_of` with `with_credentials` (their `open_rotations`)."""
+    return _watch_seconds(
+        in_flight=any(r.status in IN_FLIGHT_STATUSES for r in every_request),
+        undecided=any(r.status in AccessRequest.UNDECIDED_STATUSES for r in every_request),
+        link=bool(links),
+        rotation=any(account.open_rotations for account in accounts),  # type: ignore[attr-defined]
+    )
 
 
 def iam_accounts_of(person: User) -> QuerySet[IamAccount]:

@@ -57,11 +57,18 @@ def _my_access_context(request: AuthenticatedHttpRequest) -> dict[str, Any]:
     # One read of the person's IAM users for both of the page's sections: their role-groups
     # (every user not deleted) and the credentials of the live ones.
     iam_accounts = list(with_credentials(selectors.iam_accounts_of(person)))
+    links = list(selectors.pending_credential_links_of(person, now=now))
+    if page.paginator.num_pages == 1:  # every request of theirs is on this page: no query
+        watch = selectors.my_access_watch_seconds_of_shown(
+            list(page.object_list), links, iam_accounts
+        )
+    else:
+        watch = selectors.my_access_watch_seconds(person, now=now)
     return {
         "page_obj": page,
-        "watch_seconds": selectors.my_access_watch_seconds(person, now=now),
+        "watch_seconds": watch,
         "iam_accounts": iam_accounts,
-        "credential_links": selectors.pending_credential_links_of(person, now=now),
+        "credential_links": links,
         "accounts": [a for a in iam_accounts if a.status == IamAccount.Status.ACTIVE],
         "now": now,
         "max_age_days": settings.KEY_MAX_AGE_DAYS,

@@ -20,6 +20,7 @@ from tests.factories import (
     CredentialLinkFactory,
     GrantFactory,
     IamAccountFactory,
+    KeyRotationFactory,
     RoleGroupFactory,
     UserFactory,
     issued_link,
@@ -125,6 +126,47 @@ def test_the_page_watches_quickly_while_provisioning_slowly_while_waiting_and_th
 
     AccessRequest.objects.filter(pk=pending.pk).update(status=Status.ACTIVE)
     assert "hx-get" not in _poller(text(client.get(PARTIAL)))
+
+
+WATCHED = {
+    "in flight": 2,
+    "undecided": 10,
+    "link waiting": 10,
+    "key rotating": 10,
+    "rotation of a deleted IAM user": 0,
+    "nothing": 0,
+}
+
+
+def _watched(employee, what):
+    account = IamAccountFactory(owner=employee, user_name="erin")
+    status = {"in flight": Status.PROVISIONING, "undecided": Status.PENDING}.get(what)
+    request_of(employee, status=status or Status.ACTIVE, iam_account=account)
+    if what == "link waiting":
+        issued_link(employee)
+    elif what == "key rotating":
+        KeyRotationFactory(iam_account=account)
+    elif what == "rotation of a deleted IAM user":
+        KeyRotationFactory(iam_account=IamAccountFactory(owner=employee, status="deleted"))
+
+
+@pytest.mark.parametrize("pages", [1, 2])
+@pytest.mark.parametrize("what", WATCHED)
+def test_the_page_watches_for_what_is_anywhere_in_its_requests_links_and_keys(
+    client, employee, what, pages
+):
+    """On one page, the watch comes from what the page read; over two (what is watched sits
+    on the second, behind 25 newer requests), from its own query: the same answer."""
+    _watched(employee, what)
+    if pages == 2:
+        for _ in range(25):
+            request_of(employee, status=Status.ACTIVE)
+    client.force_login(employee)
+    poller = _poller(text(client.get(URL)))
+    if WATCHED[what]:
+        assert f'hx-trigger="load delay:{WATCHED[what]}s"' in poller
+    else:
+        assert "hx-get" not in poller
 
 
 def test_the_stepper_marks_where_each_request_is(client, employee):
@@ -301,8 +343,9 @@ def test_my_access_costs_the_same_queries_for_1_and_200_requests(
     Grant.objects.bulk_create(Grant(iam_account=account, role_group=g) for g in groups[1:])
     assert AccessRequest.objects.filter(requester=employee).count() == 200
 
-    # One more: the requests no longer fit on one page, so they are counted (one COUNT).
+    # Two more: the requests no longer fit on one page, so they are counted (one COUNT), and
+    # what the page watches for is asked of them all (one query), not read off the page.
     for url in (URL, PARTIAL):
-        assert _queries(client, url) == one[url] + 1
-        with django_assert_max_num_queries(one[url] + 1):
+        assert _queries(client, url) == one[url] + 2
+        with django_assert_max_num_queries(one[url] + 2):
             client.get(url)
