@@ -266,11 +266,12 @@ def my_access_watch_seconds_of_shown(
     """`my_access_watch_seconds` from what My access has read already, when its one page
     holds every request of the person: `links` from `pending_credential_links_of` and
     `accounts` from `iam_accounts_of` with `with_credentials` (their `open_rotations`)."""
+    rotating = [a.open_rotations for a in accounts]  # type: ignore[attr-defined]  # a prefetch
     return _watch_seconds(
         in_flight=any(r.status in IN_FLIGHT_STATUSES for r in every_request),
         undecided=any(r.status in AccessRequest.UNDECIDED_STATUSES for r in every_request),
         link=bool(links),
-        rotation=any(account.open_rotations for account in accounts),  # type: ignore[attr-defined]
+        rotation=any(rotating),
     )
 
 
