@@ -79,6 +79,9 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     class Meta:
         ordering = ["full_name", "email"]
+        # The people directory's order: its first page read off the index, not sorted from
+        # everyone (accounts/selectors.py people_search).
+        indexes = [models.Index(fields=["full_name", "email", "id"], name="user_directory_order")]
         permissions = [
             ("manage_people", "Can view and edit the people directory and import people"),
             ("offboard_people", "Can offboard a leaver"),

@@ -82,3 +82,20 @@ def test_directory_uses_the_same_number_of_queries_for_1_or_500_people(
         response = hr_client.get(reverse("people_directory"))
     assert response.status_code == 200
     assert len(response.context["page_obj"].object_list) == min(size + 2, 50)
+
+
+@pytest.mark.parametrize("status", ["", "active"])
+def test_the_directorys_first_page_is_read_off_its_index_not_sorted_from_everyone(
+    postgres_required: None, manager: Any, status: str
+) -> None:
+    from django.db import connection
+
+    from accounts.selectors import PEOPLE_PER_PAGE, people_search
+
+    _bulk_people(2_000, manager=manager)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE accounts_user")
+    plan = people_search(status=status)[:PEOPLE_PER_PAGE].explain()
+    # Sorting every person for 50 of them grows with the company; the index does not.
+    assert "user_directory_order" in plan
+    assert "Sort" not in plan
