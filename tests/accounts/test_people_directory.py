@@ -3,10 +3,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
 from accounts.models import EmploymentStatus, User
+from accounts.selectors import PEOPLE_PER_PAGE, people_search
 from tests.factories import UserFactory
 
 
@@ -88,10 +90,6 @@ def test_directory_uses_the_same_number_of_queries_for_1_or_500_people(
 def test_the_directorys_first_page_is_read_off_its_index_not_sorted_from_everyone(
     postgres_required: None, manager: Any, status: str
 ) -> None:
-    from django.db import connection
-
-    from accounts.selectors import PEOPLE_PER_PAGE, people_search
-
     _bulk_people(2_000, manager=manager)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE accounts_user")
